@@ -1,0 +1,252 @@
+"""The Python API behind the CLI: each command is a function that returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tabulate import tabulate
+
+from harness import leaderboard
+from harness.data.cards import load_card, verify_file
+from harness.data.context import default_cache_dir, default_data_dir
+from harness.environment import resolve_device
+from harness.errors import DataError, ExitCode, LeaderboardStaleError, UsageError
+from harness.jobs import expand
+from harness.plugin_manager import Plugins, load_plugins
+from harness.runner import RunOptions, RunSummary, load_dataset, run_jobs
+from harness.store import Store, read_records
+from harness.suite import Suite, apply_overrides, read_suite_file, validate_suite
+
+STEP_KEY = {"node-full-batch": "steps", "graph-minibatch": "epochs"}
+RECORDS_SUBDIR = "records"
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def plugins_or_warn(strict: bool) -> Plugins:
+    plugins = load_plugins(strict=strict)
+    for info in plugins.errors:
+        say(f"bench: warning: plugin {info.label} not loaded: {info.error} (see `bench list plugins`)")
+    return plugins
+
+
+def suite_mapping(plugins: Plugins, name: str) -> dict[str, Any]:
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.exists():
+            raise UsageError(f"suite file {path} does not exist")
+        return read_suite_file(path)
+    return dict(plugins.suites.get(name).spec[1])
+
+
+def load_suite(plugins: Plugins, name: str, overrides: Sequence[str] = (), steps: int | None = None) -> tuple[Suite, Suite]:
+    """Return the suite as run (with overrides) and as published."""
+    raw = suite_mapping(plugins, name)
+    published = validate_suite(raw, plugins)
+    overrides = list(overrides)
+    if steps is not None:
+        if steps < 1:
+            raise UsageError("--steps must be at least 1")
+        overrides.append(f"protocol_args.{STEP_KEY.get(published.protocol, 'steps')}={steps}")
+    suite = validate_suite(apply_overrides(raw, overrides), plugins) if overrides else published
+    from harness.protocols import check_args
+
+    check_args(suite.protocol, suite.protocol_args)
+    return suite, published
+
+
+def run(
+    suite_name: str,
+    *,
+    models: Sequence[str] = (),
+    datasets: Sequence[str] = (),
+    splits: int | None = None,
+    steps: int | None = None,
+    overrides: Sequence[str] = (),
+    device: str = "auto",
+    results: Path = Path("results"),
+    data_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    offline: bool = False,
+    force: bool = False,
+    fail_fast: bool = False,
+    allow_over_budget: bool = False,
+    progress: bool = True,
+    strict: bool = False,
+    plugins: Plugins | None = None,
+) -> tuple[RunSummary, Suite]:
+    """Run a suite; every name and setting is validated before any training starts."""
+    plugins = plugins or plugins_or_warn(strict)
+    suite, published = load_suite(plugins, suite_name, overrides, steps)
+    jobs = expand(suite, plugins, models=models, datasets=datasets, max_runs=splits, published=published)
+    options = RunOptions(
+        device=resolve_device(device),
+        data_dir=data_dir or default_data_dir(),
+        cache_dir=cache_dir or default_cache_dir(),
+        allow_download=not offline,
+        force=force,
+        fail_fast=fail_fast,
+        allow_over_budget=allow_over_budget,
+        progress=progress,
+    )
+    variants = sorted({job.variant for job in jobs})
+    say(f"bench {suite.name} v{suite.version}: {len(jobs)} job(s) on {options.device}; variant: {', '.join(variants)}")
+    store = Store(results, suite.name)
+    summary = run_jobs(jobs, suite, plugins, store, options)
+    return summary, suite
+
+
+def dispatch(args: argparse.Namespace) -> ExitCode:
+    if args.command == "run":
+        plugins = plugins_or_warn(args.strict)
+        summary, suite = run(
+            args.suite, models=args.model, datasets=args.dataset, splits=args.splits, steps=args.steps,
+            overrides=args.overrides, device=args.device, results=args.results, data_dir=args.data_dir,
+            cache_dir=args.cache_dir, offline=args.offline, force=args.force, fail_fast=args.fail_fast,
+            allow_over_budget=args.allow_over_budget, progress=not args.no_progress, plugins=plugins,
+        )
+        if not args.no_leaderboard:
+            print(leaderboard.render(suite, read_records(args.results / suite.name)))
+        say(
+            f"done: {summary.ok} ok, {summary.failed} failed, {summary.skipped} skipped (finished earlier), "
+            f"{summary.busy} left to another process, {summary.not_run} not run; records in {args.results / suite.name}"
+        )
+        for name, reason in summary.unavailable.items():
+            say(f"unavailable: {name}: {reason}")
+        return summary.exit_code
+    if args.command == "list":
+        return list_(args.what, plugins_or_warn(args.strict) if args.what != "plugins" else load_plugins(args.strict))
+    if args.command == "leaderboard":
+        return leaderboard_command(args.action, args.suite, args.records, args.leaderboards, args.format, args.strict)
+    if args.command == "data":
+        plugins = plugins_or_warn(args.strict)
+        data_dir, cache_dir = args.data_dir or default_data_dir(), args.cache_dir or default_cache_dir()
+        if args.action == "verify":
+            return data_verify(plugins, args.name, data_dir)
+        return data_stats(plugins, args.name, data_dir, cache_dir, not args.offline)
+    if args.command == "plot":
+        return plot_influence(plugins_or_warn(args.strict), args.suite, args.records, args.out)
+    raise UsageError(f"unknown command {args.command!r}")
+
+
+def list_(what: str, plugins: Plugins) -> ExitCode:
+    if what == "plugins":
+        rows = [[p.name, p.distribution or "", p.version or "", p.module, "ok" if not p.error else f"ERROR: {p.error}",
+                 len(p.contributes)] for p in plugins.plugins]
+        print(tabulate(rows, headers=["plugin", "distribution", "version", "module", "status", "contributes"]))
+        return ExitCode.PLUGIN_ERROR if plugins.errors else ExitCode.OK
+    registry = getattr(plugins, what)
+    rows = []
+    for entry in registry:
+        spec, origin = entry.spec, entry.plugin.label
+        if what == "models":
+            rows.append([spec.name, ",".join(sorted(spec.tasks)), origin, spec.description])
+        elif what == "datasets":
+            rows.append([spec.name, spec.task, spec.metric, origin, spec.description])
+        elif what == "metrics":
+            rows.append([spec.name, "higher" if spec.higher_is_better else "lower", origin, spec.description])
+        else:
+            source, mapping = spec
+            rows.append([mapping["name"], mapping.get("version"), origin,
+                         " ".join(str(mapping.get("description", "")).split())[:90]])
+    headers = {
+        "models": ["model", "tasks", "plugin", "description"],
+        "datasets": ["dataset", "task", "metric", "plugin", "description"],
+        "metrics": ["metric", "better", "plugin", "description"],
+        "suites": ["suite", "version", "plugin", "description"],
+    }[what]
+    print(tabulate(rows, headers=headers))
+    return ExitCode.OK
+
+
+def leaderboard_command(action: str, suite_name: str, records: Path | None, boards: Path, fmt: str, strict: bool) -> ExitCode:
+    plugins = plugins_or_warn(strict)
+    suite, _ = load_suite(plugins, suite_name)
+    if action == "render":
+        print(leaderboard.render(suite, read_records((records or Path("results")) / suite.name), fmt), end="")
+        return ExitCode.OK
+    source = (records or boards / RECORDS_SUBDIR) / suite.name
+    rendered = {
+        boards / f"{suite.name}.md": leaderboard.render(suite, read_records(source), "markdown"),
+        boards / f"{suite.name}.csv": leaderboard.render(suite, read_records(source), "csv"),
+    }
+    if action == "update":
+        boards.mkdir(parents=True, exist_ok=True)
+        for path, text in rendered.items():
+            path.write_text(text)
+            say(f"wrote {path}")
+        return ExitCode.OK
+    stale = [str(p) for p, text in rendered.items() if not p.exists() or p.read_text() != text]
+    if stale:
+        raise LeaderboardStaleError(
+            f"{', '.join(stale)} differ from what the records in {source} render; "
+            f"run `bench leaderboard update --suite {suite.name}` and commit the result"
+        )
+    say(f"{suite.name}: leaderboard files match the records in {source}")
+    return ExitCode.OK
+
+
+def data_verify(plugins: Plugins, name: str, data_dir: Path | None) -> ExitCode:
+    spec = plugins.datasets.get(name).spec
+    if spec.card is None:
+        raise DataError(f"dataset {name!r} has no card to verify against")
+    card = load_card(spec.card, name)
+    if not card.files:
+        print(f"{name}: generated dataset, no files to verify")
+        return ExitCode.OK
+    if data_dir is None:
+        raise DataError(f"dataset {name!r}: no data dir; pass --data-dir or set BENCH_DATA_DIR")
+    rows, worst = [], ExitCode.OK
+    for entry in card.files:
+        path = data_dir / entry.path
+        if not path.exists():
+            rows.append([entry.path, "MISSING", f"expected at {path}"])
+            worst = ExitCode.DATA_ERROR
+            continue
+        if not entry.sha256:
+            rows.append([entry.path, "UNVERIFIED", "the card records no checksum"])
+            continue
+        try:
+            verify_file(path, entry, name)
+            rows.append([entry.path, "ok", entry.sha256[:16] + "…"])
+        except DataError as exc:
+            rows.append([entry.path, "CORRUPT", str(exc)])
+            worst = ExitCode.DATA_ERROR
+    print(tabulate(rows, headers=["file", "status", "detail"]))
+    return worst
+
+
+def data_stats(plugins: Plugins, name: str, data_dir: Path | None, cache_dir: Path, allow_download: bool) -> ExitCode:
+    from harness.data.stats import graph_stats
+
+    spec = plugins.datasets.get(name).spec
+    if spec.task != "node":
+        raise UsageError(f"`bench data stats` covers node datasets; {name!r} is a {spec.task!r} dataset")
+    options = RunOptions(device=resolve_device("cpu"), data_dir=data_dir, cache_dir=cache_dir,
+                         allow_download=allow_download)
+    stats = graph_stats(load_dataset(plugins, name, options))
+    expected = load_card(spec.card, name).stats if spec.card is not None else {}
+    rows = []
+    for key, value in stats.items():
+        shown = f"{value:.3f}" if isinstance(value, float) else value
+        rows.append([key, shown, expected.get(key, "")])
+    print(tabulate(rows, headers=[name, "measured", "card"], disable_numparse=True))
+    return ExitCode.OK
+
+
+def plot_influence(plugins: Plugins, suite_name: str, records: Path, out: Path | None) -> ExitCode:
+    from harness.plots import plot_influence as draw
+
+    suite, _ = load_suite(plugins, suite_name)
+    rows = [r for r in read_records(records / suite.name) if (r.get("extras") or {}).get("influence")]
+    if not rows:
+        raise UsageError(f"no records with influence measurements in {records / suite.name}; run the suite first")
+    path = draw(rows, out or Path(f"{suite.name}-influence.png"))
+    print(path)
+    return ExitCode.OK

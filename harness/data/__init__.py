@@ -1,0 +1,1 @@
+"""Data access: dataset cards, verified raw files, the writable cache, graph statistics."""

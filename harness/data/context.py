@@ -1,0 +1,123 @@
+"""Where a dataset's files come from, and where it may write.
+
+The data dir (``--data-dir`` or ``BENCH_DATA_DIR``) may be read-only; every raw file
+is verified against the card and copied into the writable cache
+(``--cache-dir`` or ``BENCH_CACHE_DIR``, default ``~/.cache/bench``), where loaders
+also keep processed files. Nothing here ever prompts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.data.cards import Card, CardFile, verify_file
+from harness.errors import DataError
+
+DATA_DIR_ENV = "BENCH_DATA_DIR"
+CACHE_DIR_ENV = "BENCH_CACHE_DIR"
+DOWNLOAD_TIMEOUT_S = 30
+
+
+def default_data_dir() -> Path | None:
+    value = os.environ.get(DATA_DIR_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def default_cache_dir() -> Path:
+    value = os.environ.get(CACHE_DIR_ENV)
+    return Path(value).expanduser() if value else Path.home() / ".cache" / "bench"
+
+
+@dataclass
+class DataContext:
+    """Handed to ``DatasetSpec.load``: verified raw files and a writable work folder."""
+
+    dataset: str
+    card: Card | None
+    data_dir: Path | None
+    cache_dir: Path
+    allow_download: bool = True
+
+    @property
+    def work_dir(self) -> Path:
+        """A writable folder of this dataset's own, for processed files."""
+        path = self.cache_dir / "processed" / self.dataset
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def raw_file(self, path: str) -> Path:
+        """Return a verified, writable copy of raw file ``path`` (relative to the data dir).
+
+        Looks in the cache, then in the data dir, then downloads the card's ``url``
+        when downloads are allowed. Raises :class:`DataError` naming the folder and
+        file expected when none of them has it.
+        """
+        entry = (self.card.file(path) if self.card else None) or CardFile(path, None)
+        cached = self.cache_dir / "raw" / path
+        if cached.exists():
+            try:
+                verify_file(cached, entry, self.dataset)
+                return cached
+            except DataError:
+                cached.unlink()
+        source = self.data_dir / path if self.data_dir else None
+        if source is not None and source.exists():
+            verify_file(source, entry, self.dataset)
+            _atomic_copy(source, cached)
+            return cached
+        if entry.url and self.allow_download:
+            self._download(entry, cached)
+            return cached
+        raise DataError(self._missing_message(path, entry))
+
+    def _missing_message(self, path: str, entry: CardFile) -> str:
+        if self.data_dir is None:
+            where = f"no data dir is set (use --data-dir or {DATA_DIR_ENV})"
+        else:
+            where = f"{self.data_dir / path} does not exist"
+        msg = f"dataset {self.dataset!r}: raw file {path!r} is missing: {where}."
+        if entry.url:
+            msg += (
+                f" With network access it is downloaded from {entry.url}"
+                + ("" if self.allow_download else " (downloads are disabled: drop --offline)")
+                + f"; or place the file at <data dir>/{path}."
+            )
+        else:
+            msg += f" Place the file at <data dir>/{path}."
+        return msg
+
+    def _download(self, entry: CardFile, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".download-")
+        try:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(entry.url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
+                shutil.copyfileobj(resp, out)
+            verify_file(Path(tmp), entry, self.dataset)
+            os.replace(tmp, target)
+        except (urllib.error.URLError, socket.timeout, OSError) as exc:
+            raise DataError(
+                f"dataset {self.dataset!r}: cannot download {entry.url} ({exc}). Offline? Place the file at "
+                f"<data dir>/{entry.path} and pass --data-dir or set {DATA_DIR_ENV}."
+            ) from exc
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def _atomic_copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".copy-")
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

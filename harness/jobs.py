@@ -1,0 +1,157 @@
+"""Expand a suite into jobs: one (dataset, model, hyper-parameters, split or seed) each.
+
+A job's key is a content hash of everything that determines its result, so a
+finished job is never run twice and different settings never share a record.
+A job is *full protocol* exactly when the unmodified suite would produce the same
+key; anything else carries a variant label that says what differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.data.cards import load_card
+from harness.errors import UsageError, unknown_name
+from harness.plugin_manager import Plugins
+from harness.suite import Suite
+
+FULL = "full"
+
+
+def content_hash(value: Any, length: int = 20) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class Job:
+    dataset: str
+    model: str
+    metric: str
+    hparams: dict[str, Any]
+    split: int
+    seed: int
+    identity: dict[str, Any] = field(repr=False)
+    key: str = ""
+    config_id: str = ""
+    variant: str = FULL
+
+    @property
+    def label(self) -> str:
+        tuned = ",".join(f"{k}={v}" for k, v in sorted(self.hparams.items()) if k in self.identity.get("grid_keys", ()))
+        return f"{self.model} on {self.dataset} split {self.split}" + (f" [{tuned}]" if tuned else "")
+
+
+def _grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    keys = sorted(grid)
+    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+
+
+def _cell_jobs(suite: Suite, plugins: Plugins, dataset: str, model: str, runs: Sequence[tuple[int, int]]) -> list[Job]:
+    dataset_spec = plugins.datasets.get(dataset)
+    model_entry = plugins.models.get(model)
+    card = load_card(dataset_spec.spec.card, dataset) if dataset_spec.spec.card is not None else None
+    metric = suite.datasets[dataset]["metric"]
+    base, grid = suite.models[model]["hparams"], suite.models[model]["grid"]
+    jobs = []
+    for point in _grid_points(grid):
+        hparams = {**base, **point}
+        config_id = content_hash({"model": model, "hparams": hparams}, 12)
+        for split, seed in runs:
+            identity = {
+                "suite": suite.name,
+                "suite_version": suite.version,
+                "protocol": suite.protocol,
+                "protocol_args": suite.protocol_args,
+                "max_params": suite.max_params,
+                "dataset": dataset,
+                "dataset_files": card.checksums() if card else {},
+                "dataset_plugin": [dataset_spec.plugin.distribution, dataset_spec.plugin.version],
+                "model": model,
+                "model_plugin": [model_entry.plugin.distribution, model_entry.plugin.version],
+                "hparams": hparams,
+                "grid_keys": sorted(grid),
+                "metric": metric,
+                "split": split,
+                "seed": seed,
+            }
+            jobs.append(Job(dataset, model, metric, hparams, split, seed, identity, content_hash(identity), config_id))
+    return jobs
+
+
+def expand(
+    suite: Suite,
+    plugins: Plugins,
+    *,
+    models: Sequence[str] = (),
+    datasets: Sequence[str] = (),
+    max_runs: int | None = None,
+    published: Suite | None = None,
+) -> list[Job]:
+    """Jobs of ``suite``, filtered by model/dataset names and limited to ``max_runs`` splits or seeds.
+
+    ``published`` is the suite as shipped (before flags and overrides); jobs whose
+    key it would not produce get a variant label naming the difference.
+    """
+    for name in models:
+        if name not in suite.models:
+            raise unknown_name("model", name, suite.models, hint=f"(models of suite {suite.name!r})")
+    for name in datasets:
+        if name not in suite.datasets:
+            raise unknown_name("dataset", name, suite.datasets, hint=f"(datasets of suite {suite.name!r})")
+    if max_runs is not None and max_runs < 1:
+        raise UsageError("--splits/--seeds must be at least 1")
+    runs = suite.runs()[:max_runs] if max_runs else suite.runs()
+    jobs = [
+        job
+        for dataset in suite.datasets
+        if not datasets or dataset in datasets
+        for model in suite.models
+        if not models or model in models
+        for job in _cell_jobs(suite, plugins, dataset, model, runs)
+    ]
+    reference = published or suite
+    full_keys = {
+        job.key
+        for dataset in reference.datasets
+        for model in reference.models
+        for job in _cell_jobs(reference, plugins, dataset, model, reference.runs())
+    }
+    return [
+        job if job.key in full_keys else _with_variant(job, describe_variant(suite, reference, job))
+        for job in jobs
+    ]
+
+
+def _with_variant(job: Job, variant: str) -> Job:
+    return Job(job.dataset, job.model, job.metric, job.hparams, job.split, job.seed, job.identity, job.key,
+               job.config_id, variant)
+
+
+def describe_variant(suite: Suite, published: Suite, job: Job) -> str:
+    """Say how a job departs from the published protocol, e.g. ``reduced: steps=200``."""
+    parts = []
+    for key in sorted(set(suite.protocol_args) | set(published.protocol_args)):
+        if suite.protocol_args.get(key) != published.protocol_args.get(key):
+            parts.append(f"{key}={suite.protocol_args.get(key)}")
+    if suite.max_params != published.max_params:
+        parts.append(f"max_params={suite.max_params}")
+    if job.model in published.models:
+        reference = published.models[job.model]
+        allowed = {**reference["hparams"], **{k: None for k in reference["grid"]}}
+        for key, value in sorted(job.hparams.items()):
+            if key in reference["grid"]:
+                if value not in reference["grid"][key]:
+                    parts.append(f"{key}={value}")
+            elif allowed.get(key) != value:
+                parts.append(f"{key}={value}")
+    if job.metric != published.datasets.get(job.dataset, {}).get("metric", job.metric):
+        parts.append(f"metric={job.metric}")
+    if suite.splits is not None and published.splits is not None and job.split >= published.splits:
+        parts.append(f"split={job.split}")
+    return "reduced: " + ", ".join(parts) if parts else "reduced"

@@ -1,0 +1,237 @@
+"""Leaderboards: a pure function of the records of one suite.
+
+Per (dataset, model) cell: among the hyper-parameter configurations tried (the
+suite's grid), the one with the best mean validation score is selected, and its
+test score is reported as mean ± std (ddof=1) over splits or seeds, with ``n``,
+the published number and the difference where the suite carries one, parameter
+count and time per step, and the rank among models on that dataset. Missing and
+failed cells are shown, never dropped. Records of different protocol variants
+(full vs reduced) are rendered in separate tables, never mixed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tabulate import tabulate
+
+from harness.errors import UsageError
+from harness.jobs import FULL
+from harness.suite import Suite
+
+FORMATS = ("markdown", "csv", "latex", "html", "json")
+
+
+@dataclass
+class Cell:
+    dataset: str
+    model: str
+    metric: str
+    status: str
+    mean: float | None = None
+    std: float | None = None
+    n: int = 0
+    expected: int = 0
+    failed: int = 0
+    val: float | None = None
+    published: float | None = None
+    published_std: float | None = None
+    delta: float | None = None
+    agrees: bool | None = None
+    selected: str = ""
+    configs: int = 0
+    params: int | None = None
+    seconds_per_step: float | None = None
+    influence_r: float | None = None
+    rank: float | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Board:
+    suite: str
+    version: str
+    variant: str
+    cells: list[Cell]
+    average_rank: dict[str, tuple[float | None, int]]
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float | None]:
+    mean = statistics.fmean(values)
+    return mean, (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def build_boards(suite: Suite, records: Sequence[dict[str, Any]]) -> list[Board]:
+    """Group the suite's records by variant (full first) and build one board each."""
+    mine = [r for r in records if r.get("suite") == suite.name and str(r.get("suite_version")) == suite.version]
+    variants = sorted({r.get("variant", FULL) for r in mine}, key=lambda v: (v != FULL, v))
+    if FULL not in variants:
+        variants.insert(0, FULL)
+    return [_board(suite, [r for r in mine if r.get("variant", FULL) == v], v) for v in variants]
+
+
+def _board(suite: Suite, records: list[dict[str, Any]], variant: str) -> Board:
+    by_cell: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        by_cell[(record["dataset"], record["model"])].append(record)
+    expected = len(suite.runs())
+    cells = [
+        _cell(suite, dataset, model, by_cell.get((dataset, model), []), expected)
+        for dataset in suite.datasets
+        for model in suite.models
+    ]
+    for dataset in suite.datasets:
+        ranked = [c for c in cells if c.dataset == dataset and c.mean is not None]
+        higher = _higher_is_better(records, dataset)
+        for cell in ranked:
+            better = sum(1 for o in ranked if (o.mean > cell.mean if higher else o.mean < cell.mean))
+            cell.rank = float(better + 1)
+    average: dict[str, tuple[float | None, int]] = {}
+    for model in suite.models:
+        ranks = [c.rank for c in cells if c.model == model and c.rank is not None]
+        average[model] = (statistics.fmean(ranks) if ranks else None, len(ranks))
+    return Board(suite.name, suite.version, variant, cells, average)
+
+
+def _higher_is_better(records: list[dict[str, Any]], dataset: str) -> bool:
+    return next((bool(r.get("higher_is_better", True)) for r in records if r["dataset"] == dataset), True)
+
+
+def _cell(suite: Suite, dataset: str, model: str, records: list[dict[str, Any]], expected: int) -> Cell:
+    metric = suite.datasets[dataset]["metric"]
+    cell = Cell(dataset, model, metric, status="missing", expected=expected)
+    reference = suite.reference_score(model, dataset)
+    if reference:
+        cell.published, cell.published_std = reference
+    failed = [r for r in records if r.get("status") != "ok"]
+    cell.failed = len(failed)
+    cell.errors = sorted({f"{r['error']['type']}: {r['error']['message']}"[:200] for r in failed if r.get("error")})
+    ok = [r for r in records if r.get("status") == "ok"]
+    if not ok:
+        cell.status = "failed" if failed else "missing"
+        return cell
+    higher = bool(ok[0].get("higher_is_better", True))
+    scale = float(ok[0].get("metric_scale", 1.0))
+    configs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in ok:
+        configs[record["config_id"]].append(record)
+    sign = 1.0 if higher else -1.0
+    chosen_id = min(configs, key=lambda cid: (-sign * statistics.fmean(r["metrics"]["val"] for r in configs[cid]), cid))
+    chosen = sorted(configs[chosen_id], key=lambda r: (r["split"], r["seed"]))
+    cell.configs = len(configs)
+    cell.mean, cell.std = _mean_std([r["metrics"]["test"] * scale for r in chosen])
+    cell.val = statistics.fmean(r["metrics"]["val"] * scale for r in chosen)
+    cell.n = len(chosen)
+    cell.selected = ", ".join(f"{k}={chosen[0]['hparams'][k]}" for k in chosen[0].get("grid_keys", []))
+    cell.params = int(statistics.fmean(r["num_params"] for r in chosen))
+    cell.seconds_per_step = statistics.fmean(r["seconds_per_step"] for r in chosen)
+    influence = [r["extras"]["influence"]["R"] for r in chosen if (r.get("extras") or {}).get("influence")]
+    cell.influence_r = statistics.fmean(influence) if influence else None
+    cell.status = "ok" if cell.n >= expected and not failed else "partial"
+    if cell.published is not None:
+        cell.delta = cell.mean - cell.published
+        one_point = 1.0 if scale != 1.0 else 0.01
+        cell.agrees = abs(cell.delta) <= max(2 * (cell.published_std or 0.0), one_point)
+    return cell
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def _score(cell: Cell, digits: int) -> str:
+    if cell.mean is None:
+        return "FAILED" if cell.status == "failed" else "—"
+    text = f"{cell.mean:.{digits}f}" + (f" ± {cell.std:.{digits}f}" if cell.std is not None else "")
+    return text
+
+
+def _digits(cells: Sequence[Cell]) -> int:
+    values = [c.mean for c in cells if c.mean is not None] + [c.published for c in cells if c.published is not None]
+    return 2 if values and max(abs(v) for v in values) > 1.5 else 4
+
+
+def _rows(board: Board, protocol: str) -> tuple[list[str], list[list[Any]]]:
+    digits = _digits(board.cells)
+    step = "s/epoch" if protocol == "graph-minibatch" else "ms/step"
+    show_r = any(c.influence_r is not None for c in board.cells)
+    headers = ["dataset", "model", "metric", "test", "n", "published", "Δ", "within", "val", "selected", "params",
+               step] + (["R"] if show_r else []) + ["rank", "status"]
+    rows = []
+    for c in board.cells:
+        per_step = c.seconds_per_step if protocol == "graph-minibatch" else (
+            c.seconds_per_step * 1000 if c.seconds_per_step is not None else None)
+        status = c.status if not c.failed else f"{c.status}, {c.failed} failed"
+        rows.append([
+            c.dataset, c.model, c.metric, _score(c, digits), f"{c.n}/{c.expected}",
+            "" if c.published is None else _score(Cell("", "", "", "ok", c.published, c.published_std), digits),
+            "" if c.delta is None else f"{c.delta:+.{digits}f}",
+            "" if c.agrees is None else ("yes" if c.agrees else "no"),
+            _fmt(c.val, digits), c.selected, "" if c.params is None else f"{c.params:,}",
+            _fmt(per_step, 2 if step == "ms/step" else 3),
+        ] + ([_fmt(c.influence_r, 2)] if show_r else []) + [_fmt(c.rank, 0), status])
+    return headers, rows
+
+
+def _rank_rows(board: Board) -> list[list[Any]]:
+    order = sorted(board.average_rank.items(), key=lambda kv: (kv[1][0] is None, kv[1][0] or 0.0, kv[0]))
+    return [[model, _fmt(avg, 2) if avg is not None else "—", n] for model, (avg, n) in order]
+
+
+def render(suite: Suite, records: Sequence[dict[str, Any]], fmt: str = "markdown") -> str:
+    """Render the suite's leaderboard from its records; deterministic for the same records."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    boards = build_boards(suite, records)
+    if fmt == "json":
+        payload = [
+            {"suite": b.suite, "version": b.version, "variant": b.variant,
+             "cells": [asdict(c) for c in b.cells],
+             "average_rank": {m: {"rank": r, "datasets": n} for m, (r, n) in b.average_rank.items()}}
+            for b in boards
+        ]
+        return json.dumps(payload, indent=2, sort_keys=True) + "\n"
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        for i, board in enumerate(boards):
+            headers, rows = _rows(board, suite.protocol)
+            if i == 0:
+                writer.writerow(["variant"] + headers + ["average rank"])
+            for row in rows:
+                writer.writerow([board.variant] + row + [_fmt(board.average_rank[row[1]][0], 2)])
+        return out.getvalue()
+    table_fmt = {"markdown": "github", "latex": "latex_booktabs", "html": "html"}[fmt]
+    parts = []
+    if fmt == "markdown":
+        parts.append(f"# Leaderboard: {suite.name} (suite version {suite.version})\n")
+        if suite.description:
+            parts.append(suite.description + "\n")
+        if suite.reference.get("source"):
+            parts.append(f"Published numbers: {suite.reference['source']}. "
+                         "`within`: |Δ| ≤ max(2 published std, 1 point).\n")
+    for board in boards:
+        title = "Full protocol" if board.variant == FULL else f"Variant — {board.variant} (not comparable with published numbers)"
+        headers, rows = _rows(board, suite.protocol)
+        if fmt == "markdown":
+            parts.append(f"## {title}\n")
+            parts.append(tabulate(rows, headers=headers, tablefmt=table_fmt, disable_numparse=True) + "\n")
+            parts.append(f"### Average rank ({title.lower()})\n")
+            parts.append(tabulate(_rank_rows(board), headers=["model", "average rank", "datasets"],
+                                  tablefmt=table_fmt, disable_numparse=True) + "\n")
+            errors = sorted({(c.dataset, c.model, e) for c in board.cells for e in c.errors})
+            if errors:
+                parts.append("### Failures\n")
+                parts.extend(f"- {d} / {m}: {e}" for d, m, e in errors)
+                parts.append("")
+        else:
+            parts.append(f"{title}\n" if fmt == "latex" else f"<h2>{title}</h2>")
+            parts.append(tabulate(rows, headers=headers, tablefmt=table_fmt, disable_numparse=True))
+    return "\n".join(parts).rstrip() + "\n"

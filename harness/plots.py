@@ -1,0 +1,110 @@
+"""Figures drawn from result records; pure functions of their inputs, written as PNG files.
+
+Matplotlib is used through its object-oriented API with the Agg canvas, so drawing never
+touches the global pyplot state or needs a display.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+from harness.influence import is_profile
+
+
+def plot_influence(records_or_profiles: Mapping[str, Any] | Iterable[Mapping[str, Any]], path: str | Path,
+                   title: str | None = None) -> Path:
+    """Draw normalised influence ``I_h / I_0`` against hop ``h``, one line per model (log y axis).
+
+    Args:
+        records_or_profiles: either ``{label: profile}`` with profiles as returned by
+            :func:`harness.influence.influence_profile`, or result records (mappings with a
+            ``"model"`` and the profile under ``"influence"`` or ``extras["influence"]``;
+            labelled ``model`` or ``model @ dataset`` when several datasets appear). Profiles
+            sharing a label (seeds, splits) are averaged hop by hop.
+        path: the PNG file to write; parent folders are created.
+        title: figure title (default: "Influence by hop distance").
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Influence from reachable nodes beyond the last hop is drawn as an unconnected marker at
+    ``">H"``, influence across components at ``"unreach."``; zero values are not drawn (log axis).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    curves = _curves(records_or_profiles)
+    if not curves:
+        raise UsageError("plot_influence: no influence profiles found (records need an 'influence' entry)")
+    max_hops = max(len(hops) - 1 for hops, _, _ in curves.values())
+    show_unreachable = any(u > 0 for _, _, u in curves.values())
+
+    fig = Figure(figsize=(6.4, 4.2))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for label, (hops, beyond, unreachable) in sorted(curves.items()):
+        xs = range(len(hops))
+        line = ax.plot(xs, [_positive(v) for v in hops], marker="o", label=label)[0]
+        extra_x, extra_y = [max_hops + 1], [_positive(beyond)]
+        if show_unreachable:
+            extra_x.append(max_hops + 2)
+            extra_y.append(_positive(unreachable))
+        ax.plot(extra_x, extra_y, linestyle="none", marker="D", color=line.get_color())
+    ticks = list(range(max_hops + 1)) + [max_hops + 1] + ([max_hops + 2] if show_unreachable else [])
+    ax.set_xticks(ticks, [str(t) for t in range(max_hops + 1)] + [f">{max_hops}"] +
+                  (["unreach."] if show_unreachable else []))
+    ax.set_yscale("log")
+    ax.set_xlabel("hop distance h")
+    ax.set_ylabel("influence I_h / I_0")
+    ax.set_title(title or "Influence by hop distance")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=120)
+    return path
+
+
+def _curves(source: Any) -> dict[str, tuple[list[float], float, float]]:
+    """``{label: (mean I per hop, mean I_beyond, mean I_unreachable)}``."""
+    if isinstance(source, Mapping):
+        labelled = [(str(label), profile) for label, profile in source.items()]
+    else:
+        records = [r for r in source if _profile_of(r) is not None]
+        datasets = {r.get("dataset") for r in records}
+        labelled = [
+            (str(r.get("model", "?")) + (f" @ {r.get('dataset')}" if len(datasets) > 1 else ""), _profile_of(r))
+            for r in records
+        ]
+    grouped: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for label, profile in labelled:
+        if not is_profile(profile):
+            raise UsageError(f"plot_influence: {label!r} is not an influence profile (needs 'I' and 'I_beyond')")
+        grouped[label].append(profile)
+    return {label: _average(profiles) for label, profiles in grouped.items()}
+
+
+def _profile_of(record: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    profile = record.get("influence")
+    if profile is None and isinstance(record.get("extras"), Mapping):
+        profile = record["extras"].get("influence")
+    return profile
+
+
+def _average(profiles: list[Mapping[str, Any]]) -> tuple[list[float], float, float]:
+    length = min(len(p["I"]) for p in profiles)
+    hops = [sum(float(p["I"][h]) for p in profiles) / len(profiles) for h in range(length)]
+    beyond = sum(float(p["I_beyond"]) for p in profiles) / len(profiles)
+    unreachable = sum(float(p.get("I_unreachable", 0.0)) for p in profiles) / len(profiles)
+    return hops, beyond, unreachable
+
+
+def _positive(value: float) -> float:
+    return value if value > 0 and math.isfinite(value) else math.nan

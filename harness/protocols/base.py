@@ -1,0 +1,90 @@
+"""What the runner hands a protocol, and what a protocol hands back.
+
+A protocol is a function ``run(ctx: ProtocolContext) -> ProtocolResult`` that trains
+one model on one split (or seed) of one dataset and evaluates it. It raises
+:class:`harness.errors.NonFiniteLossError` on a NaN/inf loss; any other exception
+is recorded by the runner as a failed job.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from harness.errors import JobError, NonFiniteLossError
+from harness.specs import MetricSpec, ModelSpec, TaskInfo
+
+
+@dataclass
+class ProtocolContext:
+    data: Any
+    model: ModelSpec
+    hparams: Mapping[str, Any]
+    args: Mapping[str, Any]
+    metric: MetricSpec
+    split: int
+    seed: int
+    device: torch.device
+    on_step: Callable[[int], None] = lambda n: None
+    steps_total: Callable[[int], None] = lambda n: None
+    max_params: int | None = None
+    allow_over_budget: bool = False
+
+
+@dataclass
+class ProtocolResult:
+    metrics: dict[str, float]
+    best_step: int
+    steps: int
+    num_params: int
+    train_seconds: float
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seconds_per_step(self) -> float:
+        return self.train_seconds / max(self.steps, 1)
+
+
+def check_finite(loss: torch.Tensor, step: int) -> float:
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        raise NonFiniteLossError(
+            f"loss is {value} at step {step}; lower the learning rate or check the inputs for NaN"
+        )
+    return value
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+class OverBudgetError(JobError):
+    """A model has more parameters than the suite allows."""
+
+
+def build_model(ctx: ProtocolContext, task: TaskInfo) -> tuple[torch.nn.Module, int, bool]:
+    """Build the job's model on the device; refuse it when over the suite's parameter budget.
+
+    Returns the model, its parameter count and whether it is over budget (only
+    possible with ``allow_over_budget``).
+    """
+    model = ctx.model.build(task, ctx.hparams)
+    if not isinstance(model, torch.nn.Module):
+        raise JobError(f"model {ctx.model.name!r}: build() returned {type(model).__name__}, not a torch.nn.Module")
+    num_params = count_parameters(model)
+    over = ctx.max_params is not None and num_params > ctx.max_params
+    if over and not ctx.allow_over_budget:
+        raise OverBudgetError(
+            f"model {ctx.model.name!r} has {num_params:,} parameters, over the suite budget of "
+            f"{ctx.max_params:,}; make it smaller or pass --allow-over-budget to record it as out of budget"
+        )
+    return model.to(ctx.device), num_params, over

@@ -1,0 +1,180 @@
+"""The public plugin contract: what a plugin contributes through the ``bench_*`` hooks.
+
+A plugin module implements one or more hooks (see :mod:`harness.hookspecs`) that
+return lists of these specs. First-party models, datasets, metrics and suites use
+exactly this contract; nothing here needs subclassing.
+
+Model contract
+    ``build(task: TaskInfo, hparams: Mapping) -> torch.nn.Module``. The module's
+    ``forward(data)`` takes a PyG ``Data`` (node tasks) or ``Batch`` (graph tasks)
+    and returns raw scores: ``[num_nodes, out_dim]`` or ``[num_graphs, out_dim]``.
+
+Dataset contract
+    ``load(ctx: DataContext)`` returns what the dataset's task expects: for
+    ``task="node"`` a PyG ``Data`` with ``x``, ``y``, ``edge_index`` (both
+    directions) and boolean ``train_mask``/``val_mask``/``test_mask`` of shape
+    ``[num_nodes, num_splits]``; for ``task="graph"`` a :class:`GraphTaskData`.
+    Raw files are fetched through
+    ``ctx.raw_file(path)``, which verifies them against the dataset card.
+
+Metric contract
+    ``factory(num_classes: int) -> torchmetrics.Metric``; ``update(scores, target)``
+    receives probabilities ``[N, C]`` (multi-class) or positive-class scores
+    ``[N]`` (binary), as the protocol produces them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import PluginError
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+TASKS = ("node", "graph")
+
+
+def _check_name(kind: str, name: Any) -> None:
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise PluginError(
+            f"invalid {kind} name {name!r}: use letters, digits and '_.+-', starting with a letter or digit"
+        )
+
+
+def _check_callable(kind: str, name: str, attr: str, value: Any) -> None:
+    if not callable(value):
+        raise PluginError(f"{kind} {name!r}: {attr} must be callable, got {type(value).__name__}")
+
+
+def _check_tasks(kind: str, name: str, tasks: Any) -> None:
+    bad = [t for t in tasks if t not in TASKS]
+    if not tasks or bad:
+        raise PluginError(f"{kind} {name!r}: tasks must be a non-empty subset of {TASKS}, got {sorted(tasks)}")
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What a model needs to know about the data to build itself."""
+
+    task: str
+    in_dim: int
+    out_dim: int
+    edge_dim: int | None = None
+    num_nodes: int | None = None
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GraphTaskData:
+    """What a ``task="graph"`` dataset's ``load`` returns.
+
+    Args:
+        dataset: an indexable sequence of PyG ``Data`` (e.g. an ``InMemoryDataset``).
+        splits: ``{"train": idx, "val": idx, "test": idx}`` with 1-D long tensors.
+        out_dim: number of outputs per graph (labels, targets or classes).
+        target: ``"multilabel"`` (y in {0,1} or NaN, shape ``[1, out_dim]``),
+            ``"regression"`` (``[1, out_dim]``) or ``"multiclass"`` (``[1]``).
+        level: ``"graph"`` (one prediction per graph) or ``"node"`` (per node,
+            inductive over many graphs).
+    """
+
+    dataset: Any
+    splits: Mapping[str, Any]
+    out_dim: int
+    target: str = "multilabel"
+    level: str = "graph"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model a plugin contributes.
+
+    Args:
+        name: unique name used in suites and on the command line.
+        build: ``build(task: TaskInfo, hparams: Mapping) -> torch.nn.Module``.
+        defaults: default hyper-parameters; a suite may override any of them and
+            nothing else (unknown keys are rejected before training).
+        tasks: task kinds the model supports (``"node"``, ``"graph"``).
+        description: one line for ``bench list models``.
+    """
+
+    name: str
+    build: Callable[..., Any]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    tasks: frozenset[str] = frozenset({"node"})
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name("model", self.name)
+        _check_callable("model", self.name, "build", self.build)
+        if not isinstance(self.defaults, Mapping):
+            raise PluginError(f"model {self.name!r}: defaults must be a mapping")
+        object.__setattr__(self, "tasks", frozenset(self.tasks))
+        _check_tasks("model", self.name, self.tasks)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset a plugin contributes.
+
+    Args:
+        name: unique name used in suites and on the command line.
+        task: the task kind (``"node"`` or ``"graph"``).
+        load: ``load(ctx: DataContext)`` returning the task's data object.
+        card: the dataset card: source, license, citation, ``files`` (each with
+            ``path``, ``sha256``, ``bytes``) and expected ``stats``. Path to a
+            YAML file or a mapping. Generated datasets may omit files.
+        metric: default metric name, used when a suite names none.
+        description: one line for ``bench list datasets``.
+    """
+
+    name: str
+    task: str
+    load: Callable[..., Any]
+    card: Mapping[str, Any] | Path | None = None
+    metric: str = "accuracy"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name("dataset", self.name)
+        _check_callable("dataset", self.name, "load", self.load)
+        _check_tasks("dataset", self.name, {self.task})
+        if self.card is not None and not isinstance(self.card, (Mapping, Path)):
+            raise PluginError(f"dataset {self.name!r}: card must be a mapping or a pathlib.Path to a YAML file")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric a plugin contributes: a torchmetrics factory.
+
+    Args:
+        name: unique name used in suites.
+        factory: ``factory(num_classes: int) -> torchmetrics.Metric``.
+        higher_is_better: ranking direction in leaderboards.
+        scale: factor applied when reporting (100 for percentages).
+    """
+
+    name: str
+    factory: Callable[[int], Any]
+    higher_is_better: bool = True
+    scale: float = 1.0
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        _check_name("metric", self.name)
+        _check_callable("metric", self.name, "factory", self.factory)
+
+
+@dataclass(frozen=True)
+class SuiteSource:
+    """A suite a plugin contributes: a YAML file (``path``) or an already parsed mapping."""
+
+    path: Path | None = None
+    mapping: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.path is None) == (self.mapping is None):
+            raise PluginError("SuiteSource needs exactly one of path= or mapping=")
