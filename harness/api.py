@@ -99,11 +99,16 @@ def run(
     say(f"bench {suite.name} v{suite.version}: {len(jobs)} job(s) on {options.device}; variant: {', '.join(variants)}")
     store = Store(results, suite.name)
     summary = run_jobs(jobs, suite, plugins, store, options)
+    summary.variants = variants
     return summary, suite
 
 
 def dispatch(args: argparse.Namespace) -> ExitCode:
     if args.command == "run":
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
         plugins = plugins_or_warn(args.strict)
         summary, suite = run(
             args.suite, models=args.model, datasets=args.dataset, splits=args.splits, steps=args.steps,
@@ -112,7 +117,7 @@ def dispatch(args: argparse.Namespace) -> ExitCode:
             allow_over_budget=args.allow_over_budget, progress=not args.no_progress, plugins=plugins,
         )
         if not args.no_leaderboard:
-            print(leaderboard.render(suite, read_records(args.results / suite.name)))
+            print(leaderboard.render(suite, read_records(args.results / suite.name), variants=summary.variants))
         say(
             f"done: {summary.ok} ok, {summary.failed} failed, {summary.skipped} skipped (finished earlier), "
             f"{summary.busy} left to another process, {summary.not_run} not run; records in {args.results / suite.name}"

@@ -5,14 +5,17 @@ concatenates its tensors and copies the result to the device. For datasets of
 many small graphs (Peptides, ZINC, molecules) that per-graph work, not the model,
 often bounds the epoch time. Here the dataset is collated once, moved to the
 device once, and each mini-batch is gathered with a handful of vectorised index
-operations:
+operations, the same for every attribute that shares a slice vector:
 
-    counts  = node_counts[ids]                       # nodes per chosen graph
-    batch   = repeat_interleave(counts)              # graph of each output node
-    ptr     = [0, cumsum(counts)]
-    src     = node_start[ids][batch] + arange(N) - ptr[batch]
-    x       = x_all[src]
+    counts     = node_counts[ids]                    # nodes of each chosen graph
+    ptr        = [0, cumsum(counts)]
+    batch      = repeat_interleave(arange(B), counts)  # graph of each output node
+    src        = node_start[ids][batch] + arange(N) - ptr[batch]
+    x          = x_all[src]                          # likewise pe, root_mask, ...
     edge_index = edge_index_local[:, edge_src] + ptr[edge_batch]
+    y          = y_all[ids]                          # one row per graph
+
+Output sizes come from host copies of the counts, so no step waits on the device.
 
 The result is a :class:`torch_geometric.data.Batch` equal, attribute by attribute,
 to the one ``DataLoader`` gives for the same graph order, including ``batch``,
@@ -24,10 +27,13 @@ either path.
 
 Typical use::
 
-    loaders, resident = graph_loaders(dataset, splits, batch_size=200,
-                                      device=device, generator=gen)
-    for batch in loaders["train"]:
+    loaders, resident = graph_loaders(dataset, splits, batch_size=200, device=device,
+                                      generators={"train": torch.Generator().manual_seed(0)})
+    for batch in loaders["train"]:          # a Batch already on `device`
         ...
+
+    graphs = ResidentGraphs(dataset).to(device)   # or directly
+    batch = graphs.batch([4, 0, 7])
 
 Limits: homogeneous graphs only, tensor attributes only (drop others with
 ``exclude_keys``), no per-access ``transform``, and increments of 0 or the

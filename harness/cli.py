@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--fail-fast", action="store_true", help="stop at the first failed job")
     run.add_argument("--allow-over-budget", action="store_true",
                      help="run models over the suite's parameter budget and mark them as such")
+    run.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--no-leaderboard", action="store_true", help="do not print the leaderboard at the end")
     run.add_argument("overrides", nargs="*", metavar="KEY=VALUE",

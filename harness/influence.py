@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -117,8 +118,9 @@ def influence_profile(
             ``split`` is ``None``).
         max_hops: ``H``, the last hop reported on its own.
         num_samples: number of output nodes ``v`` (``None``: every candidate node of a single
-            graph). For graph datasets the graphs are drawn uniformly and nodes uniformly within
-            them; a graph is drawn again only when ``num_samples`` exceeds the number of graphs.
+            graph, one node of every graph of a dataset). For graph datasets the graphs are drawn
+            uniformly and nodes uniformly within them; a graph is drawn again only when
+            ``num_samples`` exceeds the number of graphs.
         seed: seed of the sampling; the same seed draws the same nodes.
         nodes: explicit output nodes of a single graph (overrides sampling).
         node_attr: name of a 1-D boolean node attribute restricting the candidates
@@ -148,7 +150,10 @@ def influence_profile(
     else:
         if nodes is not None:
             raise UsageError("nodes= selects nodes of a single graph; for graph datasets use num_samples and node_attr")
-        jobs = _dataset_jobs(_graphs_of(data, split), num_samples or 1, node_attr, generator)
+        graphs = _graphs_of(data, split)
+        jobs = _dataset_jobs(graphs, num_samples or len(graphs), node_attr, generator)
+    if not jobs or all(len(graph_nodes) == 0 for _, graph_nodes, _ in jobs):
+        raise UsageError("influence: no candidate nodes to sample" + (f" (node_attr={node_attr!r})" if node_attr else ""))
 
     rows = []  # one per sampled node: [bucket 0..H, beyond, unreachable, R numerator, R_within numerator]
     was_training = model.training
@@ -284,7 +289,12 @@ def _output_rows(out: Tensor, data: Any, nodes: Tensor) -> Tensor:
 
 
 def _jacobian_l1(out: Tensor, inputs: Tensor, rows: Tensor) -> Tensor:
-    """``[len(rows), num_nodes]``: ``sum_{i,j} |d out[row, i] / d inputs[u, j]|`` for every node ``u``."""
+    """``[len(rows), num_nodes]``: ``sum_{i,j} |d out[row, i] / d inputs[u, j]|`` for every node ``u``.
+
+    One backward pass per (row, output channel). On accelerators the passes are batched
+    (``is_grads_batched``); on CPUs batching often costs more than it saves, so the first pass
+    runs alone and the first batch is timed against it.
+    """
     out = out.reshape(out.size(0), -1)
     num_out = out.size(1)
     rows = rows.to(out.device)
@@ -292,34 +302,50 @@ def _jacobian_l1(out: Tensor, inputs: Tensor, rows: Tensor) -> Tensor:
     result = torch.zeros(len(rows), inputs.size(0), dtype=inputs.dtype, device=inputs.device)
     if not out.requires_grad:  # the output does not depend on the input at all
         return result
-    per_pair = inputs.numel() + out.numel()
-    chunk = max(1, min(pairs, GRAD_BUDGET // max(per_pair, 1)))
-    batched = chunk > 1
+    chunk = max(1, min(pairs, GRAD_BUDGET // max(inputs.numel() + out.numel(), 1)))
+    batched: bool | None = None if chunk > 1 else False  # None: not decided yet
+    if batched is None and out.device.type != "cpu":
+        batched = True
+    single_seconds = math.inf
     start = 0
     while start < pairs:
-        stop = min(pairs, start + (chunk if batched else 1))
-        pair = torch.arange(start, stop, device=out.device)
-        which, channel = pair // num_out, pair % num_out
-        one_hot = torch.zeros(len(pair), *out.shape, dtype=out.dtype, device=out.device)
-        one_hot[torch.arange(len(pair), device=out.device), rows[which], channel] = 1.0
+        size = chunk if batched or (batched is None and start > 0) else 1
+        stop = min(pairs, start + size)
+        tic = time.perf_counter()
         try:
-            if batched:
-                (grad,) = torch.autograd.grad(
-                    out, inputs, one_hot, retain_graph=True, is_grads_batched=True, allow_unused=True
-                )
-            else:
-                (grad,) = torch.autograd.grad(out, inputs, one_hot[0], retain_graph=True, allow_unused=True)
-                grad = None if grad is None else grad.unsqueeze(0)
+            grad = _backward(out, inputs, rows, start, stop)
         except RuntimeError:
-            if not batched:
+            if stop - start == 1:
                 raise
-            batched = False  # an operator without a batching rule: one backward pass per output
+            batched = False  # an operator without a batching rule: one pass per output
             continue
-        if grad is None:
-            grad = torch.zeros(len(pair), *inputs.shape, dtype=inputs.dtype, device=inputs.device)
-        result.index_add_(0, which, grad.abs().reshape(len(pair), inputs.size(0), -1).sum(-1))
+        seconds = (time.perf_counter() - tic) / (stop - start)
+        if start == 0 and stop - start == 1:
+            single_seconds = seconds
+        elif batched is None:
+            batched = seconds < single_seconds
+        pair = torch.arange(start, stop, device=out.device)
+        result.index_add_(0, pair // num_out, grad.abs().reshape(stop - start, inputs.size(0), -1).sum(-1))
         start = stop
     return result
+
+
+def _backward(out: Tensor, inputs: Tensor, rows: Tensor, start: int, stop: int) -> Tensor:
+    """Gradients of ``out[rows[p // C], p % C]`` w.r.t. ``inputs`` for pairs ``p`` in ``start..stop-1``."""
+    num_out = out.size(1)
+    pair = torch.arange(start, stop, device=out.device)
+    one_hot = torch.zeros(len(pair), *out.shape, dtype=out.dtype, device=out.device)
+    one_hot[torch.arange(len(pair), device=out.device), rows[pair // num_out], pair % num_out] = 1.0
+    if len(pair) == 1:
+        (grad,) = torch.autograd.grad(out, inputs, one_hot[0], retain_graph=True, allow_unused=True)
+        grad = None if grad is None else grad.unsqueeze(0)
+    else:
+        (grad,) = torch.autograd.grad(
+            out, inputs, one_hot, retain_graph=True, is_grads_batched=True, allow_unused=True
+        )
+    if grad is None:  # the input does not reach the output
+        grad = torch.zeros(len(pair), *inputs.shape, dtype=inputs.dtype, device=inputs.device)
+    return grad
 
 
 def _profile_graph(model, graph, nodes: Tensor, max_hops: int, device, as_batch: bool) -> Tensor:

@@ -68,12 +68,16 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float | None]:
     return mean, (statistics.stdev(values) if len(values) > 1 else None)
 
 
-def build_boards(suite: Suite, records: Sequence[dict[str, Any]]) -> list[Board]:
-    """Group the suite's records by variant (full first) and build one board each."""
+def build_boards(
+    suite: Suite, records: Sequence[dict[str, Any]], only: Sequence[str] | None = None
+) -> list[Board]:
+    """Group the suite's records by variant (full first) and build one board each (or those in ``only``)."""
     mine = [r for r in records if r.get("suite") == suite.name and str(r.get("suite_version")) == suite.version]
     variants = sorted({r.get("variant", FULL) for r in mine}, key=lambda v: (v != FULL, v))
     if FULL not in variants:
         variants.insert(0, FULL)
+    if only is not None:
+        variants = [v for v in variants if v in only]
     return [_board(suite, [r for r in mine if r.get("variant", FULL) == v], v) for v in variants]
 
 
@@ -83,7 +87,7 @@ def _board(suite: Suite, records: list[dict[str, Any]], variant: str) -> Board:
         by_cell[(record["dataset"], record["model"])].append(record)
     expected = len(suite.runs())
     cells = [
-        _cell(suite, dataset, model, by_cell.get((dataset, model), []), expected)
+        _cell(suite, dataset, model, by_cell.get((dataset, model), []), expected, variant)
         for dataset in suite.datasets
         for model in suite.models
     ]
@@ -104,7 +108,9 @@ def _higher_is_better(records: list[dict[str, Any]], dataset: str) -> bool:
     return next((bool(r.get("higher_is_better", True)) for r in records if r["dataset"] == dataset), True)
 
 
-def _cell(suite: Suite, dataset: str, model: str, records: list[dict[str, Any]], expected: int) -> Cell:
+def _cell(
+    suite: Suite, dataset: str, model: str, records: list[dict[str, Any]], expected: int, variant: str
+) -> Cell:
     metric = suite.datasets[dataset]["metric"]
     cell = Cell(dataset, model, metric, status="missing", expected=expected)
     reference = suite.reference_score(model, dataset)
@@ -135,7 +141,7 @@ def _cell(suite: Suite, dataset: str, model: str, records: list[dict[str, Any]],
     influence = [r["extras"]["influence"]["R"] for r in chosen if (r.get("extras") or {}).get("influence")]
     cell.influence_r = statistics.fmean(influence) if influence else None
     cell.status = "ok" if cell.n >= expected and not failed else "partial"
-    if cell.published is not None:
+    if cell.published is not None and variant == FULL:
         cell.delta = cell.mean - cell.published
         one_point = 1.0 if scale != 1.0 else 0.01
         cell.agrees = abs(cell.delta) <= max(2 * (cell.published_std or 0.0), one_point)
@@ -185,11 +191,16 @@ def _rank_rows(board: Board) -> list[list[Any]]:
     return [[model, _fmt(avg, 2) if avg is not None else "—", n] for model, (avg, n) in order]
 
 
-def render(suite: Suite, records: Sequence[dict[str, Any]], fmt: str = "markdown") -> str:
-    """Render the suite's leaderboard from its records; deterministic for the same records."""
+def render(
+    suite: Suite, records: Sequence[dict[str, Any]], fmt: str = "markdown", variants: Sequence[str] | None = None
+) -> str:
+    """Render the suite's leaderboard from its records; deterministic for the same records.
+
+    Published numbers are compared (Δ, within) only on the full-protocol board.
+    """
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    boards = build_boards(suite, records)
+    boards = build_boards(suite, records, variants)
     if fmt == "json":
         payload = [
             {"suite": b.suite, "version": b.version, "variant": b.variant,

@@ -55,6 +55,7 @@ class RunSummary:
     not_run: int = 0
     unavailable: dict[str, str] = field(default_factory=dict)
     records: list[Path] = field(default_factory=list)
+    variants: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> ExitCode:

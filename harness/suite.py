@@ -125,11 +125,15 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[st
         top = item.split("=", 1)[0].split(".", 1)[0].lstrip("+~")
         if top not in TOP_KEYS:
             raise unknown_name("suite key", top, TOP_KEYS, hint=f"in override {item!r}.")
+    base_map = {k: v for k, v in raw.items() if not k.startswith("_")}
+    for section in ("datasets", "models"):
+        if isinstance(base_map.get(section), list):
+            base_map[section] = {str(name): {} for name in base_map[section]}
     try:
-        base = OmegaConf.create({k: v for k, v in raw.items() if not k.startswith("_")})
+        base = OmegaConf.create(base_map)
         merged = OmegaConf.merge(base, OmegaConf.from_dotlist(list(overrides)))
         result = OmegaConf.to_container(merged, resolve=True)
-    except OmegaConfBaseException as exc:
+    except (OmegaConfBaseException, TypeError, ValueError) as exc:
         raise ConfigError(f"cannot apply overrides {list(overrides)}: {exc}") from exc
     result["_source"] = raw.get("_source", "suite")
     return result

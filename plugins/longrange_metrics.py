@@ -49,7 +49,9 @@ class LabelwiseAveragePrecision(Metric):
         num_labels: number of label columns ``L``.
 
     ``update(scores, target)``: ``scores`` ``[N, L]`` probabilities; ``target`` ``[N, L]`` with
-    values 0, 1 or NaN (unlabelled). ``[N]`` is accepted when ``L == 1``.
+    values 0, 1, or NaN or -1 for unlabelled entries (float targets with NaN as in the data, or
+    long targets with torchmetrics' ``ignore_index=-1`` convention). ``[N]`` is accepted when
+    ``L == 1``.
 
     Example:
         >>> metric = LabelwiseAveragePrecision(num_labels=2)
@@ -76,9 +78,10 @@ class LabelwiseAveragePrecision(Metric):
         if scores.shape != target.shape:
             raise ValueError(f"scores {tuple(scores.shape)} and target {tuple(target.shape)} must have the same shape")
         target = target.float()
+        target = torch.where(target == -1, torch.full_like(target, math.nan), target)
         labelled = target[~torch.isnan(target)]
         if not bool(((labelled == 0) | (labelled == 1)).all()):
-            raise ValueError("target must hold 0, 1 or NaN (unlabelled)")
+            raise ValueError("target must hold 0, 1, or NaN or -1 for unlabelled entries")
         self.scores.append(scores.detach().float())
         self.target.append(target.detach())
 

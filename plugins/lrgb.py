@@ -243,8 +243,9 @@ def _masked_mean_std(values: torch.Tensor, mask: torch.Tensor, chunk: int = 1 <<
 
 def load_peptides_func(ctx) -> GraphTaskData:
     csv_path, split_path = ctx.raw_file(PEPTIDES_CSV), ctx.raw_file(PEPTIDES_SPLIT)
-    md5s = {path: _check_md5(ctx.dataset, local, path) for path, local in ((PEPTIDES_CSV, csv_path), (PEPTIDES_SPLIT, split_path))}
-    cached = ctx.work_dir / f"peptides-func_v{PACKED_FORMAT}_{md5s[PEPTIDES_CSV]}_{md5s[PEPTIDES_SPLIT]}.pt"
+    csv_md5 = _check_md5(ctx.dataset, csv_path, PEPTIDES_CSV)
+    split_md5 = _check_md5(ctx.dataset, split_path, PEPTIDES_SPLIT)
+    cached = ctx.work_dir / f"peptides-func_v{PACKED_FORMAT}_{csv_md5}_{split_md5}.pt"
     stored = _read_packed(cached)
     if stored is None:
         stored = _process_peptides(ctx.dataset, csv_path, split_path)
@@ -432,13 +433,17 @@ def _pack_splits(parts: list, level: str) -> tuple[PackedGraphs, dict]:
     fields = {k: [] for k in ("x", "edge_index", "edge_attr", "y")}
     node_ptrs, edge_ptrs, splits = [torch.zeros(1, dtype=torch.long)], [torch.zeros(1, dtype=torch.long)], {}
     offset = 0
-    for name, part in zip(SPLITS, parts):
-        data, slices = part._data, part.slices  # the collated storage (public API would copy per graph)
+    for name, part in zip(SPLITS, parts, strict=True):
+        data = part._data  # the collated storage (the public API would copy graph by graph)
         for key in fields:
             fields[key].append(data[key])
-        node_ptrs.append(slices["x"][1:] + node_ptrs[-1][-1])
-        edge_ptrs.append(slices["edge_index"][1:] + edge_ptrs[-1][-1])
-        count = slices["x"].numel() - 1
+        if part.slices is None:  # PyG stores a one-graph dataset without slices
+            node_ptr, edge_ptr = torch.tensor([0, data.num_nodes]), torch.tensor([0, data.num_edges])
+        else:
+            node_ptr, edge_ptr = part.slices["x"], part.slices["edge_index"]
+        node_ptrs.append(node_ptr[1:] + node_ptrs[-1][-1])
+        edge_ptrs.append(edge_ptr[1:] + edge_ptrs[-1][-1])
+        count = node_ptr.numel() - 1
         splits[name] = torch.arange(offset, offset + count)
         offset += count
     packed = PackedGraphs(
@@ -492,7 +497,8 @@ def _city_loader(city: str):
             with _pyg_download_errors(ctx.dataset, folder):
                 dataset = CityNetwork(str(root), city)
         data = dataset[0]
-        out = Data(x=data.x.float(), y=data.y.long().view(-1), edge_index=to_undirected(data.edge_index, num_nodes=data.num_nodes))
+        edge_index = to_undirected(data.edge_index, num_nodes=data.num_nodes)
+        out = Data(x=data.x.float(), y=data.y.long().view(-1), edge_index=edge_index)
         for split in SPLITS:
             mask = data[f"{split}_mask"].bool()
             out[f"{split}_mask"] = mask.view(-1, 1) if mask.dim() == 1 else mask
@@ -558,7 +564,8 @@ def bench_datasets():
                 load=_city_loader(city),
                 card=CARDS / f"city-{city}.yaml",
                 metric="accuracy",
-                description=f"City-Networks {city}: road junctions, 10 eccentricity classes; PyG downloads it when online",
+                description=f"City-Networks {city}: road junctions, 10 eccentricity classes; "
+                "PyG downloads it when online",
             )
             for city in CITY_NAMES
         ),

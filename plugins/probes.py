@@ -32,15 +32,17 @@ tree-neighbors-match-r4    31            2,000            32         16        1
 tree-neighbors-match-r5    63            1,984            64         32        32,000
 tree-neighbors-match-r6    127           1,984            128        64        32,000
 tree-neighbors-match-r7    255           1,920            256        128       32,000
-tree-neighbors-match-r8    511           1,792            512        256       32,000
+tree-neighbors-match-r8    511           1,024            512        256       32,000
 ring-transfer              10            6,000            5          5         5,500 (train + test)
 =========================  ============  ===============  =========  ========  =====================
 
-Splits are stratified by label, 80/10/10 for the trees (the reference: 80/20 train/test) and
-5000/500/500 for the ring (the reference: 5000 train, 500 test). Everything derives from an
-explicit seed (``DEFAULT_SEED`` for the registered datasets): the same seed gives the same
-graphs and splits. Graphs are stored compactly and built on access, so deep trees cost
-little memory.
+The trees hold about 2,000 graphs per depth (depth 8: 1,024, which keeps its one-hot features
+near 1 GiB once collated); with few permutations a model may tell them apart from any single
+leaf, but every leaf is still ``r`` hops away. Splits are stratified by label, 80/10/10 for the
+trees (the reference: 80/20 train/test) and 5000/500/500 for the ring (the reference: 5000
+train, 500 test). Everything derives from an explicit seed (``DEFAULT_SEED`` for the
+registered datasets): the same seed gives the same graphs and splits. Graphs are stored
+compactly (permutations, labels) and built on access.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ from harness.specs import GraphTaskData
 DEFAULT_SEED = 0
 TREE_DEPTHS = range(2, 9)
 TREE_TARGET_GRAPHS = 2000  # per depth; Alon & Yahav use up to 32,000
+TREE_FEATURE_BUDGET = 1 << 30  # bytes of float32 node features per depth (binds at depth 8 only)
+TREE_MIN_PERMUTATIONS = 4
 TREE_SPLIT = (0.8, 0.1, 0.1)
 RING_NODES, RING_CLASSES, RING_GRAPHS = 10, 5, 6000
 RING_SPLIT = (5 / 6, 1 / 12, 1 / 12)
@@ -175,9 +179,12 @@ class RingTransfer(Dataset):
 
 
 def default_permutations(depth: int) -> int:
-    """Permutations drawn by default: about ``TREE_TARGET_GRAPHS`` graphs, never more than exist."""
+    """Permutations drawn by default: about ``TREE_TARGET_GRAPHS`` graphs, within ``TREE_FEATURE_BUDGET``
+    bytes of features but at least ``TREE_MIN_PERMUTATIONS``, and never more than exist."""
     leaves = 2**depth
-    wanted = max(1, TREE_TARGET_GRAPHS // leaves)
+    bytes_per_permutation = leaves * (2 * leaves - 1) * (2 * leaves) * 4
+    wanted = min(TREE_TARGET_GRAPHS // leaves, TREE_FEATURE_BUDGET // bytes_per_permutation)
+    wanted = max(wanted, TREE_MIN_PERMUTATIONS)
     return min(wanted, math.factorial(leaves)) if leaves <= 20 else wanted
 
 

@@ -7,6 +7,13 @@ from pathlib import Path
 
 import pytest
 
+# Two pytest-xdist workers on a 2-core machine: one intra-op thread each. More threads per
+# process oversubscribe the cores and make small graphs 10x slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
@@ -17,10 +24,54 @@ def data_dir() -> Path:
     value = os.environ.get("BENCH_DATA_DIR")
     if not value:
         pytest.fail("set BENCH_DATA_DIR to the shared datasets folder", pytrace=False)
-    path = Path(value)
+    path = Path(value).resolve()
     if not path.is_dir():
         pytest.fail(
             f"BENCH_DATA_DIR={value!r} is not a folder; set BENCH_DATA_DIR to the shared datasets folder",
             pytrace=False,
         )
     return path
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own writable cache; nothing is written outside tmp."""
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(cache))
+    return cache
+
+
+@pytest.fixture(scope="session")
+def plugins():
+    from harness.plugin_manager import load_plugins
+
+    return load_plugins()
+
+
+@pytest.fixture
+def bench_cli():
+    """Run ``bench`` in a subprocess, as a user would; returns the CompletedProcess."""
+    import subprocess
+    import sys
+
+    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 300):
+        full_env = {**os.environ, **(env or {})}
+        return subprocess.run(
+            [sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, env=full_env, cwd=cwd,
+            timeout=timeout, stdin=subprocess.DEVNULL,
+        )
+
+    return run
+
+
+@pytest.fixture
+def bench_main(capsys):
+    """Run ``bench`` in this process (fast); returns (exit code, stdout, stderr)."""
+    from harness.cli import main
+
+    def run(*args: str):
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

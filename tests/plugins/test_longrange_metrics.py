@@ -70,6 +70,10 @@ def test_ap_matches_ogb_evaluator_and_sklearn_per_label():
     assert len(per_label) == 125  # the all-negative, all-positive and unlabelled columns are skipped
     assert ours == pytest.approx(float(np.mean(per_label)), abs=1e-6)
 
+    as_long = specs()["ap"].factory(128)  # the graph protocol's encoding: long targets, -1 = unlabelled
+    as_long.update(scores, torch.where(torch.isnan(target), torch.full_like(target, -1), target).long())
+    assert float(as_long.compute()) == pytest.approx(ours, abs=1e-7)
+
 
 def test_ap_with_tied_scores_matches_sklearn():
     gen = torch.Generator().manual_seed(3)
@@ -87,7 +91,7 @@ def test_ap_is_nan_without_a_scorable_label_and_checks_its_inputs():
     assert math.isnan(float(metric.compute()))
     with pytest.raises(ValueError, match=r"\[N, 2\]"):
         metric.update(torch.rand(4, 3), torch.zeros(4, 3))
-    with pytest.raises(ValueError, match="0, 1 or NaN"):
+    with pytest.raises(ValueError, match="0, 1, or NaN or -1"):
         metric.update(torch.rand(4, 2), torch.full((4, 2), 2.0))
 
 

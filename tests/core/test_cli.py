@@ -1,0 +1,58 @@
+"""The command line as a user meets it: help, the embedded default, errors and exit codes."""
+
+from __future__ import annotations
+
+import time
+
+
+def test_help_lists_commands_and_exit_codes(bench_cli):
+    result = bench_cli("--help")
+    assert result.returncode == 0
+    for word in ("run", "list", "leaderboard", "data", "plot", "exit codes", "BENCH_DATA_DIR"):
+        assert word in result.stdout
+    run_help = bench_cli("run", "--help").stdout
+    for flag in ("--suite", "--model", "--dataset", "--splits", "--steps", "--device", "--results", "--data-dir",
+                 "--force", "--fail-fast", "KEY=VALUE"):
+        assert flag in run_help
+
+
+def test_smoke_suite_end_to_end_then_rerun_skips(bench_cli, tmp_path):
+    start = time.perf_counter()
+    first = bench_cli("run", "--suite", "smoke", "--results", str(tmp_path), "--no-progress", cwd=tmp_path,
+                      env={"OMP_NUM_THREADS": "1"})
+    elapsed = time.perf_counter() - start
+    assert first.returncode == 0, first.stderr
+    assert "# Leaderboard: smoke" in first.stdout and "Average rank" in first.stdout
+    assert first.stdout.count("| 2/2 |") == 9 and "18 ok, 0 failed" in first.stderr
+    print(f"smoke suite end to end: {elapsed:.1f}s")
+    again = bench_cli("run", "--suite", "smoke", "--results", str(tmp_path), "--no-progress", cwd=tmp_path)
+    assert again.returncode == 0 and "skipping 18 finished job(s)" in again.stderr and "0 ok" in again.stderr
+    assert again.stdout == first.stdout  # same records, same table
+
+
+def test_unknown_suite_is_a_usage_error_with_suggestions(bench_main):
+    code, _, err = bench_main("run", "--suite", "heterophilly")
+    assert code == 4 and "Did you mean 'heterophily'" in err and "Available:" in err
+
+
+def test_bad_override_and_missing_suite_file(bench_main, tmp_path):
+    code, _, err = bench_main("run", "--suite", "smoke", "protocol_args.stpes=3")
+    assert code == 4 and "unknown protocol_args ['stpes']" in err
+    code, _, err = bench_main("run", "--suite", str(tmp_path / "nope.yaml"))
+    assert code == 4 and "does not exist" in err
+
+
+def test_cuda_request_without_gpu_is_refused_before_training(bench_main):
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    code, _, err = bench_main("run", "--suite", "smoke", "--device", "cuda")
+    assert code == 4 and "no CUDA device" in err
+
+
+def test_list_commands(bench_main):
+    for what, expected in (("models", "GAT-sep"), ("datasets", "tolokers"), ("suites", "heterophily"),
+                           ("metrics", "roc_auc")):
+        code, out, _ = bench_main("list", what)
+        assert code == 0 and expected in out

@@ -1,0 +1,87 @@
+"""Data access: verified raw files, clear errors for missing or corrupted data, no prompts."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from harness.data.cards import load_card
+from harness.data.context import DataContext
+from harness.errors import DataError
+
+MINESWEEPER = "heterophilous/minesweeper/raw/minesweeper.npz"
+
+
+def _ctx(plugins, name, data_dir, cache, allow_download=False):
+    spec = plugins.datasets.get(name).spec
+    return DataContext(name, load_card(spec.card, name), data_dir, cache, allow_download)
+
+
+def test_verified_file_is_copied_into_the_writable_cache(plugins, data_dir, isolated_cache):
+    path = _ctx(plugins, "minesweeper", data_dir, isolated_cache).raw_file(MINESWEEPER)
+    assert path == isolated_cache / "raw" / MINESWEEPER and path.stat().st_size == 135045
+
+
+def test_corrupted_file_is_refused_naming_file_and_checksums(plugins, data_dir, tmp_path, isolated_cache):
+    copy = tmp_path / "data" / MINESWEEPER
+    copy.parent.mkdir(parents=True)
+    shutil.copyfile(data_dir / MINESWEEPER, copy)
+    raw = bytearray(copy.read_bytes())
+    raw[1000] ^= 0xFF
+    copy.write_bytes(bytes(raw))
+    with pytest.raises(DataError) as err:
+        _ctx(plugins, "minesweeper", tmp_path / "data", isolated_cache).raw_file(MINESWEEPER)
+    message = str(err.value)
+    assert str(copy) in message and "e664c8dacf1e8ac4" in message and "got" in message
+    copy.write_bytes(bytes(raw[:5000]))
+    with pytest.raises(DataError, match="5000 bytes, the card expects 135045"):
+        _ctx(plugins, "minesweeper", tmp_path / "data", isolated_cache).raw_file(MINESWEEPER)
+
+
+def test_missing_file_offline_names_folder_file_and_url(plugins, tmp_path, isolated_cache):
+    with pytest.raises(DataError) as err:
+        _ctx(plugins, "roman-empire", tmp_path, isolated_cache).raw_file(
+            "heterophilous/roman_empire/raw/roman_empire.npz")
+    message = str(err.value)
+    assert str(tmp_path / "heterophilous/roman_empire/raw/roman_empire.npz") in message
+    assert "github.com/yandex-research/heterophilous-graphs" in message and "--offline" in message
+
+
+def test_offline_run_reports_unavailable_datasets_and_runs_the_rest(bench_main, data_dir, tmp_path):
+    code, out, err = bench_main(
+        "run", "--suite", "heterophily", "--model", "ResNet", "--dataset", "roman-empire", "--dataset",
+        "chameleon-filtered", "--splits", "1", "--steps", "3", "hparams.hidden=8", "grid.num_layers=[1]",
+        "--offline", "--no-progress", "--data-dir", str(data_dir), "--results", str(tmp_path),
+    )
+    assert code == 0, err
+    assert "unavailable: dataset 'roman-empire': raw file" in err
+    assert "1 ok, 0 failed" in err
+
+
+def test_data_stats_reproduces_published_tolokers_homophily(bench_main, data_dir):
+    code, out, _ = bench_main("data", "stats", "tolokers", "--data-dir", str(data_dir))
+    assert code == 0
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[2:] if line.strip()}
+    assert rows["edge_homophily"][0] == "0.595" and rows["adjusted_homophily"][0] == "0.093"
+    assert rows["label_informativeness"][0] == "0.007"
+    assert rows["nodes"][0] == "11758" and rows["edges"][0] == "519000"
+
+
+def test_data_stats_shows_duplicates_that_filtering_removed(bench_main, data_dir):
+    def duplicates(name):
+        code, out, _ = bench_main("data", "stats", name, "--data-dir", str(data_dir))
+        assert code == 0
+        rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[2:] if line.strip()}
+        return int(rows["neighbour_duplicate_nodes"]), int(rows["full_duplicate_nodes"])
+
+    assert duplicates("chameleon") == (1300, 185)
+    assert duplicates("chameleon-filtered") == (46, 15)
+    assert duplicates("squirrel")[0] == 2581 and duplicates("squirrel-filtered") == (19, 0)
+
+
+def test_data_verify(bench_main, data_dir, tmp_path):
+    code, out, _ = bench_main("data", "verify", "tolokers", "--data-dir", str(data_dir))
+    assert code == 0 and " ok " in out
+    code, out, _ = bench_main("data", "verify", "tolokers", "--data-dir", str(tmp_path))
+    assert code == 5 and "MISSING" in out

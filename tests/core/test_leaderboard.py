@@ -1,0 +1,101 @@
+"""Leaderboards are a pure function of the records: selection, statistics, ranks, missing and failed cells."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+
+import pytest
+
+from harness.api import load_suite
+from harness.leaderboard import build_boards, render
+
+
+@pytest.fixture
+def suite(plugins):
+    return load_suite(plugins, "heterophily")[0]
+
+
+def record(model, dataset, split, val, test, layers=1, status="ok", variant="full", metric="roc_auc"):
+    rec = {
+        "schema": 1, "suite": "heterophily", "suite_version": "1", "variant": variant, "dataset": dataset,
+        "model": model, "metric": metric, "higher_is_better": True, "metric_scale": 100.0, "split": split,
+        "seed": split, "hparams": {"num_layers": layers}, "grid_keys": ["num_layers"], "config_id": f"c{layers}",
+        "status": status, "key": f"{model}-{dataset}-{split}-{layers}-{variant}",
+    }
+    if status == "ok":
+        rec.update(metrics={"train": 1.0, "val": val, "test": test}, num_params=1000 * layers,
+                   seconds_per_step=0.01, best_step=10, extras={})
+    else:
+        rec["error"] = {"type": "OutOfMemory", "message": "CUDA out of memory", "traceback": ""}
+    return rec
+
+
+def test_selection_by_mean_validation_and_ddof1_std(suite):
+    tests2 = [0.80, 0.82, 0.90]
+    records = [record("GCN", "minesweeper", s, val=0.70, test=0.99, layers=1) for s in range(3)]
+    records += [record("GCN", "minesweeper", s, val=0.75, test=t, layers=2) for s, t in enumerate(tests2)]
+    (board,) = build_boards(suite, records)
+    cell = next(c for c in board.cells if c.model == "GCN" and c.dataset == "minesweeper")
+    assert cell.selected == "num_layers=2" and cell.configs == 2
+    assert cell.mean == pytest.approx(100 * statistics.fmean(tests2))
+    assert cell.std == pytest.approx(100 * statistics.stdev(tests2))
+    assert cell.n == 3 and cell.expected == 10 and cell.status == "partial"
+    assert cell.published == 89.75 and cell.delta == pytest.approx(cell.mean - 89.75)
+    assert cell.agrees is (abs(cell.delta) <= max(2 * 0.52, 1.0))
+    assert cell.params == 2000
+
+
+def test_ranks_missing_and_failed_cells(suite):
+    records = [record("GCN", "tolokers", s, 0.8, 0.83) for s in range(2)]
+    records += [record("SAGE", "tolokers", s, 0.8, 0.81) for s in range(2)]
+    records += [record("GAT", "tolokers", 0, 0, 0, status="failed")]
+    (board,) = build_boards(suite, records)
+    cells = {(c.model, c.dataset): c for c in board.cells}
+    assert cells[("GCN", "tolokers")].rank == 1 and cells[("SAGE", "tolokers")].rank == 2
+    assert cells[("GAT", "tolokers")].status == "failed" and cells[("GAT", "tolokers")].failed == 1
+    assert cells[("GT", "tolokers")].status == "missing"
+    assert len(board.cells) == len(suite.models) * len(suite.datasets)
+    assert board.average_rank["GCN"] == (1.0, 1)
+    text = render(suite, records)
+    assert "FAILED" in text and "OutOfMemory" in text and "—" in text
+
+
+def test_variants_are_never_mixed(suite):
+    records = [record("GCN", "tolokers", 0, 0.8, 0.83)]
+    records += [record("GCN", "tolokers", 0, 0.9, 0.50, variant="reduced: steps=10")]
+    boards = build_boards(suite, records)
+    assert [b.variant for b in boards] == ["full", "reduced: steps=10"]
+    full = next(c for c in boards[0].cells if c.model == "GCN" and c.dataset == "tolokers")
+    reduced = next(c for c in boards[1].cells if c.model == "GCN" and c.dataset == "tolokers")
+    assert full.mean == pytest.approx(83.0) and reduced.mean == pytest.approx(50.0)
+    assert "reduced: steps=10 (not comparable with published numbers)" in render(suite, records)
+
+
+def test_all_formats_render_and_are_deterministic(suite):
+    records = [record("GCN", "tolokers", s, 0.8, 0.83 + s / 100) for s in range(2)]
+    for fmt in ("markdown", "csv", "latex", "html", "json"):
+        assert render(suite, records, fmt) == render(suite, list(reversed(records)), fmt)
+    rows = list(csv.DictReader(io.StringIO(render(suite, records, "csv"))))
+    gcn = next(r for r in rows if r["model"] == "GCN" and r["dataset"] == "tolokers")
+    assert gcn["test"] == "83.50 ± 0.71" and gcn["published"] == "83.64 ± 0.67" and gcn["n"] == "2/10"
+    payload = json.loads(render(suite, records, "json"))
+    assert payload[0]["variant"] == "full"
+    assert "\\toprule" in render(suite, records, "latex") and "<table>" in render(suite, records, "html")
+
+
+def test_update_and_check_through_the_cli(tmp_path, bench_main):
+    boards = tmp_path / "boards"
+    folder = boards / "records" / "heterophily"
+    folder.mkdir(parents=True)
+    (folder / "a.json").write_text(json.dumps(record("GCN", "tolokers", 0, 0.8, 0.83)))
+    args = ("--suite", "heterophily", "--leaderboards", str(boards))
+    code, _, err = bench_main("leaderboard", "check", *args)
+    assert code == 7 and "bench leaderboard update --suite heterophily" in err
+    assert bench_main("leaderboard", "update", *args)[0] == 0
+    assert "83.00" in (boards / "heterophily.md").read_text()
+    assert bench_main("leaderboard", "check", *args)[0] == 0
+    (folder / "b.json").write_text(json.dumps(record("GCN", "tolokers", 1, 0.8, 0.85)))
+    assert bench_main("leaderboard", "check", *args)[0] == 7

@@ -1,0 +1,117 @@
+"""Plugin discovery: entry points, error boundaries, collisions, a real third-party package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from harness import ModelSpec, hookimpl
+from harness.errors import ExitCode, PluginError, UsageError
+from harness.plugin_manager import load_plugins
+
+FAKE = Path(__file__).resolve().parents[1] / "fake_plugin"
+
+
+@pytest.fixture(scope="session")
+def fake_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fake third-party package, pip-installed into a private folder (not into the venv)."""
+    target = tmp_path_factory.mktemp("fake-site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "--target", str(target), str(FAKE)],
+        check=True, capture_output=True, timeout=300, stdin=subprocess.DEVNULL,
+    )
+    return target
+
+
+def _module(name: str, **hooks) -> types.ModuleType:
+    module = types.ModuleType(name)
+    for hook, fn in hooks.items():
+        setattr(module, hook, hookimpl(fn))
+    return module
+
+
+def test_first_party_plugins_come_through_entry_points(plugins):
+    names = {p.name: p for p in plugins.plugins}
+    assert {"heterophily", "node-models", "metrics", "smoke"} <= set(names)
+    assert all(p.distribution == "bench-gnn" and not p.error for p in names.values() if p.name in names)
+    assert plugins.models.get("GCN").plugin.name == "node-models"
+    assert set(plugins.suites.names()) >= {"heterophily", "smoke"}
+
+
+def test_plugin_that_raises_in_a_hook_is_isolated():
+    def broken():
+        raise RuntimeError("boom")
+
+    good = _module("good", bench_models=lambda: [ModelSpec("GoodModel", lambda t, h: None)])
+    result = load_plugins(extra=[("broken", _module("broken", bench_models=broken)), ("good", good)])
+    broken_info = next(p for p in result.plugins if p.name == "broken")
+    assert "RuntimeError: boom" in broken_info.error
+    assert "GoodModel" in result.models
+    with pytest.raises(PluginError, match="broken.*boom"):
+        load_plugins(strict=True, extra=[("broken", _module("broken", bench_models=broken))])
+
+
+def test_invalid_spec_is_rejected_at_registration_with_the_plugin_named():
+    bad = _module("bad", bench_models=lambda: ["not a spec"])
+    result = load_plugins(extra=[("bad", bad)])
+    assert "expected ModelSpec" in next(p for p in result.plugins if p.name == "bad").error
+    with pytest.raises(PluginError, match="invalid model name"):
+        ModelSpec("bad name!", lambda t, h: None)
+
+
+def test_misspelled_hook_is_reported_with_a_suggestion():
+    typo = _module("typo", bench_modles=lambda: [])
+    result = load_plugins(extra=[("typo", typo)])
+    assert "did you mean 'bench_models'" in next(p for p in result.plugins if p.name == "typo").error.lower()
+
+
+def test_name_collision_is_a_clear_error_and_the_name_becomes_ambiguous():
+    clash = _module("clash", bench_models=lambda: [ModelSpec("GCN", lambda t, h: None)])
+    result = load_plugins(extra=[("clash", clash)])
+    info = next(p for p in result.plugins if p.name == "clash")
+    assert "provided by more than one plugin" in info.error and "node-models" in info.error
+    with pytest.raises(UsageError, match="ambiguous"):
+        result.models.get("GCN")
+
+
+def test_unknown_name_suggests_close_matches(plugins):
+    with pytest.raises(UsageError, match=r"Did you mean 'GAT-sep'.*Available: GAT, GAT-sep"):
+        plugins.models.get("GAT_sep")
+
+
+def test_third_party_package_runs_through_the_cli(fake_site, bench_cli, tmp_path):
+    env = {"PYTHONPATH": str(fake_site)}
+    listing = bench_cli("list", "plugins", env=env)
+    assert listing.returncode == ExitCode.PLUGIN_ERROR  # the broken entry point is reported ...
+    assert "bench-fake-plugin" in listing.stdout and "0.3.1" in listing.stdout
+    assert "fake-broken" in listing.stdout and "not-installed-anywhere" in listing.stdout
+    models = bench_cli("list", "models", env=env)
+    assert models.returncode == 0 and "FakeGCN" in models.stdout  # ... and the others keep working
+    assert "fake-broken" in models.stderr
+    strict = bench_cli("--strict", "list", "models", env=env)
+    assert strict.returncode == ExitCode.PLUGIN_ERROR and "not-installed-anywhere" in strict.stderr
+
+    run = bench_cli("run", "--suite", "fake-suite", "--results", str(tmp_path), "--no-progress", env=env)
+    assert run.returncode == 0, run.stderr
+    assert "FakeGCN" in run.stdout and "ring-of-cliques" in run.stdout
+    import json
+
+    records = [json.loads(p.read_text()) for p in (tmp_path / "fake-suite").glob("*.json")]
+    fake = [r for r in records if r["model"] == "FakeGCN"]
+    assert len(records) == 4 and all(r["status"] == "ok" for r in records)
+    assert fake[0]["model_plugin"] == {"entry_point": "fake", "distribution": "bench-fake-plugin", "version": "0.3.1"}
+    assert fake[0]["versions"]["plugins"]["bench-fake-plugin"] == "0.3.1"
+    ring = [r for r in fake if r["dataset"] == "ring-of-cliques"][0]
+    assert ring["metrics"]["test"] > 0.5  # four cliques: chance is 0.25
+
+
+def test_autoload_can_be_disabled(fake_site, bench_cli):
+    env = {"PYTHONPATH": str(fake_site), "BENCH_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    listing = bench_cli("list", "plugins", env=env)
+    assert listing.returncode == 0
+    assert "bench-fake-plugin" not in listing.stdout and "node-models" in listing.stdout

@@ -1,0 +1,302 @@
+"""Tests for plugins/lrgb.py: Peptides-func from the real raw files, and the online-only datasets.
+
+The real files come from BENCH_DATA_DIR (the ``data_dir`` fixture fails when it is unset).
+Peptides-func is processed once per session into a temporary cache (about 26 s of CPU).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from torch_geometric.data import Batch, Data, InMemoryDataset
+from torch_geometric.loader import DataLoader
+
+from harness.data.cards import load_card
+from harness.data.context import DataContext
+from harness.errors import DataError, UsageError
+from harness.specs import GraphTaskData
+from plugins import lrgb
+
+CSV = "lrgb/peptides-functional/raw/peptide_multi_class_dataset.csv.gz"
+SPLIT = "lrgb/peptides-functional/splits_random_stratified_peptide.pickle"
+SPECS = {spec.name: spec for spec in lrgb.bench_datasets()}
+ONLINE_ONLY = ["peptides-struct", "pascalvoc-sp", "coco-sp", "pcqm-contact", *(f"city-{c}" for c in lrgb.CITY_NAMES)]
+UNROUTABLE = ("192.0.2.1", 443)  # TEST-NET-1 (RFC 5737): never routed
+
+
+def context(name: str, data_dir: Path | None, cache_dir: Path, card: bool = True, **kw) -> DataContext:
+    spec = SPECS[name]
+    return DataContext(name, load_card(spec.card, name) if card else None, data_dir, cache_dir, **kw)
+
+
+@pytest.fixture(scope="session")
+def peptides(data_dir, tmp_path_factory):
+    """(task data, load seconds, cache dir) of Peptides-func, processed once per test session.
+
+    Under pytest-xdist the workers of one run share the cache (and a lock), so only the first
+    worker processes; the others reload.
+    """
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    cache = shared / "lrgb-peptides-cache"
+    with open(shared / "lrgb-peptides.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        start = time.perf_counter()
+        task = SPECS["peptides-func"].load(context("peptides-func", data_dir, cache))
+        seconds = time.perf_counter() - start
+    return task, seconds, cache
+
+
+# ------------------------------------------------------------------------------------- registration
+
+
+def test_specs_and_cards():
+    assert set(SPECS) == {"peptides-func", *ONLINE_ONLY}
+    metrics = {name: spec.metric for name, spec in SPECS.items()}
+    assert metrics["peptides-func"] == "ap" and metrics["peptides-struct"] == "mae"
+    assert metrics["pascalvoc-sp"] == metrics["coco-sp"] == "f1_macro"
+    assert metrics["pcqm-contact"] == "mrr_filtered"
+    assert SPECS["city-paris"].task == "node" and SPECS["peptides-func"].task == "graph"
+    assert "train-split statistics" in SPECS["pascalvoc-sp"].description
+    for name, spec in SPECS.items():
+        card = load_card(spec.card, name)
+        assert card.name == name and card.stats
+
+
+def test_peptides_card_matches_manifest(data_dir):
+    manifest = (data_dir / "MANIFEST.md").read_text()
+    card = load_card(SPECS["peptides-func"].card, "peptides-func")
+    assert {f.path for f in card.files} == {CSV, SPLIT}
+    for entry in card.files:
+        row = re.search(rf"^\| `{re.escape(entry.path)}` \| (\d+) \| `([0-9a-f]{{64}})` \|", manifest, re.M)
+        assert row, f"{entry.path} not in MANIFEST.md"
+        assert (int(row[1]), row[2]) == (entry.bytes, entry.sha256)
+
+
+# ------------------------------------------------------------------------------------ peptides-func
+
+
+def test_peptides_func_contents(peptides):
+    task, _, _ = peptides
+    assert isinstance(task, GraphTaskData)
+    assert (task.out_dim, task.target, task.level) == (10, "multilabel", "graph")
+    dataset, packed = task.dataset, task.dataset.packed
+    assert len(dataset) == packed.num_graphs == 15535
+    assert {k: v.numel() for k, v in task.splits.items()} == {"train": 10873, "val": 2331, "test": 2331}
+    assert all(v.dtype == torch.long for v in task.splits.values())
+    assert torch.equal(torch.cat(list(task.splits.values())).sort().values, torch.arange(15535))
+
+    # LRGB README: 2,344,859 nodes and 4,773,974 directed edges, i.e. 150.94 / 307.30 per graph
+    assert packed.x.shape == (2344859, 9) and packed.x.dtype == torch.long
+    assert packed.edge_attr.shape == (4773974, 3) and packed.edge_attr.dtype == torch.long
+    assert packed.edge_index.shape == (2, 4773974) and packed.edge_index.dtype == torch.long
+    assert packed.x.size(0) / 15535 == pytest.approx(150.94, abs=0.01)
+    assert packed.edge_index.size(1) / 15535 == pytest.approx(307.30, abs=0.01)
+    assert packed.y.shape == (15535, 10) and packed.y.dtype == torch.float32
+    assert set(packed.y.unique().tolist()) == {0.0, 1.0}
+    assert packed.node_ptr[-1] == packed.x.size(0) and packed.edge_ptr[-1] == packed.edge_index.size(1)
+
+    graph = dataset[0]
+    assert isinstance(graph, Data) and graph.y.shape == (1, 10)
+    assert graph.x.size(1) == 9 and graph.edge_attr.size(1) == 3
+    assert int(graph.edge_index.max()) < graph.num_nodes  # local node indices
+
+
+def test_peptides_func_reloads_in_under_a_second(peptides, data_dir):
+    task, process_seconds, cache = peptides
+    start = time.perf_counter()
+    again = SPECS["peptides-func"].load(context("peptides-func", data_dir, cache))
+    seconds = time.perf_counter() - start
+    print(f"peptides-func: first load {process_seconds:.1f} s, reload {seconds:.3f} s")
+    assert seconds < 1.0
+    assert all(torch.equal(again.splits[k], task.splits[k]) for k in lrgb.SPLITS)
+    for i in (0, 7777, 15534):
+        assert torch.equal(again.dataset[i].x, task.dataset[i].x)
+        assert torch.equal(again.dataset[i].y, task.dataset[i].y)
+
+
+def test_gather_equals_pyg_batch(peptides):
+    dataset = peptides[0].dataset
+    idx = torch.tensor([5, 0, 15534, 77, 5])
+    batch = dataset.packed.gather(idx)
+    ref = Batch.from_data_list([dataset[int(i)] for i in idx])
+    for key in ("x", "edge_index", "edge_attr", "y", "batch", "ptr"):
+        assert torch.equal(batch[key], ref[key]), key
+    assert batch.num_graphs == 5
+
+
+def test_dataset_works_with_pyg_loader(peptides):
+    task = peptides[0]
+    val = task.dataset[task.splits["val"]]
+    assert len(val) == 2331
+    first = next(iter(DataLoader(val, batch_size=8)))
+    assert first.num_graphs == 8 and first.y.shape == (8, 10)
+    assert torch.equal(first.x, task.dataset.packed.gather(task.splits["val"][:8]).x)
+
+
+def test_harness_resident_batcher_reuses_the_collated_storage(peptides):
+    from harness.batching import ResidentGraphs
+
+    task = peptides[0]
+    val = task.dataset[task.splits["val"]]  # an index view over the same storage
+    batch = ResidentGraphs(val).batch([3, 0])
+    ref = task.dataset.packed.gather(task.splits["val"][torch.tensor([3, 0])])
+    for key in ("x", "edge_index", "edge_attr", "y", "batch", "ptr"):
+        assert torch.equal(batch[key], ref[key]), key
+
+
+def _corrupt_copy(data_dir: Path, target: Path) -> Path:
+    for path in (CSV, SPLIT):
+        (target / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(data_dir / path, target / path)
+    csv = target / CSV
+    raw = bytearray(csv.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    csv.write_bytes(bytes(raw))
+    return csv
+
+
+def test_corrupted_csv_is_refused_by_sha256(data_dir, tmp_path):
+    csv = _corrupt_copy(data_dir, tmp_path / "data")
+    expected = load_card(SPECS["peptides-func"].card, "peptides-func").file(CSV).sha256
+    actual = hashlib.sha256(csv.read_bytes()).hexdigest()
+    with pytest.raises(DataError) as err:
+        SPECS["peptides-func"].load(context("peptides-func", tmp_path / "data", tmp_path / "cache"))
+    message = str(err.value)
+    assert "peptide_multi_class_dataset.csv.gz" in message and expected in message and actual in message
+
+
+def test_corrupted_csv_is_refused_by_md5_without_a_card(data_dir, tmp_path):
+    csv = _corrupt_copy(data_dir, tmp_path / "data")
+    actual = hashlib.md5(csv.read_bytes()).hexdigest()
+    with pytest.raises(DataError) as err:
+        SPECS["peptides-func"].load(context("peptides-func", tmp_path / "data", tmp_path / "cache", card=False))
+    message = str(err.value)
+    assert CSV in message and "701eb743e899f4d793f0e13c8fa5a1b4" in message and actual in message
+
+
+def test_missing_file_names_the_folder(tmp_path):
+    with pytest.raises(DataError) as err:
+        SPECS["peptides-func"].load(context("peptides-func", tmp_path, tmp_path / "cache", allow_download=False))
+    assert str(tmp_path / "lrgb" / "peptides-functional") in str(err.value)
+
+
+# ------------------------------------------------------------------------------------- online-only
+
+
+@pytest.mark.parametrize("name", ONLINE_ONLY)
+def test_online_only_datasets_fail_fast_offline(name, tmp_path):
+    start = time.perf_counter()
+    with pytest.raises(DataError) as err:
+        SPECS[name].load(context(name, None, tmp_path, allow_download=False))
+    assert time.perf_counter() - start < 10
+    message = str(err.value)
+    assert str(tmp_path / "processed" / name) in message and "online" in message
+
+
+@pytest.mark.parametrize("name", ["pascalvoc-sp", "city-paris"])
+def test_unreachable_download_host_fails_fast(name, tmp_path, monkeypatch):
+    monkeypatch.setattr(lrgb, "LRGB_HOST", UNROUTABLE)
+    monkeypatch.setattr(lrgb, "CITY_HOST", UNROUTABLE)
+    start = time.perf_counter()
+    with pytest.raises(DataError, match="unreachable"):
+        SPECS[name].load(context(name, None, tmp_path))
+    assert time.perf_counter() - start < 10
+
+
+def test_pcqm_contact_stops_before_downloading_when_online(tmp_path, monkeypatch):
+    monkeypatch.setattr(lrgb, "_probe", lambda host: None)
+    with pytest.raises(UsageError, match="edge-level protocol"):
+        SPECS["pcqm-contact"].load(context("pcqm-contact", None, tmp_path))
+    assert not (tmp_path / "processed" / "pcqm-contact" / "pcqm-contact").exists()
+
+
+def test_city_network_loads_a_prebuilt_processed_file(tmp_path):
+    edge_index = torch.tensor([[0, 1, 2], [1, 2, 3]])  # one direction only
+    mask = torch.tensor([True, False, False, True])
+    data = Data(
+        x=torch.randn(4, 37),
+        y=torch.tensor([0, 3, 9, 1]),
+        edge_index=edge_index,
+        train_mask=mask,
+        val_mask=~mask,
+        test_mask=torch.zeros(4, dtype=torch.bool),
+    )
+    InMemoryDataset.save([data], str(tmp_path / "processed" / "city-la" / "la" / "processed" / "data.pt"))
+    out = SPECS["city-la"].load(context("city-la", None, tmp_path, allow_download=False))
+    assert out.edge_index.size(1) == 6  # both directions
+    assert out.train_mask.shape == (4, 1) and out.train_mask.dtype == torch.bool
+    assert torch.equal(out.y, data.y)
+
+
+# ------------------------------------------------------------------- packing and standardisation
+
+
+def _pyg_split(graphs: list[Data]) -> InMemoryDataset:
+    """An InMemoryDataset collated the way PyG's LRGBDataset stores a split."""
+    dataset = InMemoryDataset(log=False)
+    dataset._data, dataset.slices = InMemoryDataset.collate(graphs)
+    return dataset
+
+
+def _superpixel_graph(nodes: int, scale: float, seed: int) -> Data:
+    g = torch.Generator().manual_seed(seed)
+    src = torch.arange(nodes - 1)
+    edge_index = torch.cat([torch.stack([src, src + 1]), torch.stack([src + 1, src])], dim=1)
+    return Data(
+        x=torch.randn(nodes, 14, generator=g) * scale + scale,
+        edge_index=edge_index,
+        edge_attr=torch.rand(edge_index.size(1), 2, generator=g) * scale,
+        y=torch.randint(0, 21, (nodes,), generator=g),
+    )
+
+
+def test_superpixels_are_packed_and_standardised_with_train_statistics(tmp_path, monkeypatch):
+    train = [_superpixel_graph(5, 1.0, 0), _superpixel_graph(7, 1.0, 1)]
+    val, test = [_superpixel_graph(4, 100.0, 2)], [_superpixel_graph(3, 100.0, 3)]
+    parts = [_pyg_split(train), _pyg_split(val), _pyg_split(test)]
+    monkeypatch.setattr(lrgb, "_lrgb_splits", lambda ctx, name: parts)
+    task = SPECS["pascalvoc-sp"].load(context("pascalvoc-sp", None, tmp_path))
+    assert (task.out_dim, task.target, task.level) == (21, "multiclass", "node")
+    assert {k: v.tolist() for k, v in task.splits.items()} == {"train": [0, 1], "val": [2], "test": [3]}
+    packed = task.dataset.packed
+    assert packed.x.shape == (19, 14) and packed.y.shape == (19,)
+
+    raw_x = torch.cat([g.x for g in train + val + test])
+    mean, std = raw_x[:12].mean(0), raw_x[:12].std(0, unbiased=False)
+    assert torch.allclose(packed.x, (raw_x - mean) / std, atol=1e-5)  # val/test use train statistics
+    assert torch.allclose(packed.x[:12].mean(0), torch.zeros(14), atol=1e-5)
+    train_edges = int(packed.edge_ptr[2])
+    assert torch.allclose(packed.edge_attr[:train_edges].std(0, unbiased=False), torch.ones(2), atol=1e-4)
+    assert packed.x[12:].abs().mean() > 10  # the val/test graphs stay far from the train distribution
+
+    node_batch = packed.gather(torch.tensor([3, 0]))
+    assert torch.equal(node_batch.y, torch.cat([test[0].y, train[0].y]))
+    assert torch.equal(task.dataset[2].y, val[0].y)
+
+
+def test_standardize_features_does_not_modify_its_input_by_default():
+    graphs = [_superpixel_graph(6, 3.0, 4), _superpixel_graph(6, 3.0, 5)]
+    split = _pyg_split(graphs)
+    packed = lrgb.PackedGraphs(
+        split._data.x,
+        split._data.edge_index,
+        split._data.edge_attr,
+        split._data.y,
+        split.slices["x"],
+        split.slices["edge_index"],
+        level="node",
+    )
+    task = GraphTaskData(lrgb.PackedGraphDataset(packed), {"train": torch.tensor([0])}, 21, "multiclass", "node")
+    before = packed.x.clone()
+    out = lrgb.standardize_features(task)
+    assert torch.equal(packed.x, before)
+    assert torch.allclose(out.dataset.packed.x[:6].mean(0), torch.zeros(14), atol=1e-5)
