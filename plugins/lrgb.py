@@ -18,13 +18,16 @@ Peptides-func is built from the raw files the reference loaders read (GraphGPS a
 pickle. Both are fetched with ``ctx.raw_file`` (sha256 and size from the card) and also
 MD5-checked against the values hard-coded in the reference loaders. Graphs come from
 ``ogb.utils.smiles2graph`` (9 atom and 3 bond features, int64; bonds in both directions).
-Processing takes about 26 s once; the result is saved in ``ctx.work_dir`` in packed form,
-keyed by the MD5s of the raw files, and reloads in a fraction of a second.
+Processing takes about 26 s of CPU once (spread over a fork pool of up to PROCESS_WORKERS
+processes where the platform has fork). The result is saved in ``ctx.work_dir`` as a dict of
+plain int64/float32 tensors (about 361 MB), named by the MD5s of the raw files, and reloaded
+with ``torch.load(weights_only=True, mmap=True)`` in about 10 ms.
 
 Packed graphs (what a GPU-resident batcher reads): ``dataset.packed`` is a :class:`PackedGraphs`
 holding every graph of the dataset in a few tensors, with per-graph pointers; node indices in
 ``edge_index`` are local to each graph. ``PackedGraphs.gather(idx)`` builds a PyG ``Batch`` of
-the graphs ``idx`` with tensor operations only (no per-graph Python work).
+the graphs ``idx`` with tensor operations only (no per-graph Python work). The same storage is
+the dataset's ``_data`` / ``slices``, so ``harness.batching.ResidentGraphs`` reuses it as is.
 
 The online-only datasets are downloaded by PyG into ``ctx.work_dir`` when a network is
 available. Offline, they fail in a few seconds with a :class:`DataError` naming the folder and
@@ -33,8 +36,9 @@ with train-split statistics (:func:`standardize_features`), as in Tönshoff et a
 
 What remains
     * pcqm-contact: only the offline error path exists. Online it stops before downloading,
-      with a UsageError: bench has no link-prediction level (``level="edge"``, candidate
-      edges ``edge_label_index`` / ``edge_label``) and no ``mrr_filtered`` protocol yet.
+      with a UsageError: GraphTaskData has no link-prediction level (``level="edge"``, candidate
+      edges ``edge_label_index`` / ``edge_label`` per graph) and no protocol scores filtered MRR
+      over them yet. Needed: that level, packing of the candidate edges, and the protocol.
     * peptides-struct, pascalvoc-sp, coco-sp and the City-Networks have never been run here
       (no network): their online paths follow PyG's loaders but are untested, and their cards
       carry no checksums because the files could not be fetched.
@@ -475,8 +479,8 @@ def load_pcqm_contact(ctx):
     _lrgb_require_raw_or_network(ctx, "pcqm-contact")
     raise UsageError(
         "dataset 'pcqm-contact' is link prediction over many graphs (candidate edges edge_label_index, "
-        "labels edge_label); bench has no edge-level protocol and no 'mrr_filtered' metric yet, so it "
-        "stops before downloading. See plugins/lrgb.py ('What remains')."
+        "labels edge_label); bench has no edge-level protocol yet, so it stops before downloading. "
+        "See plugins/lrgb.py ('What remains')."
     )
 
 

@@ -52,8 +52,8 @@ from harness.errors import ConfigError, DataError
 from harness.protocols.base import (
     ProtocolContext,
     ProtocolResult,
+    build_model,
     check_finite,
-    count_parameters,
     seed_everything,
 )
 from harness.specs import GraphTaskData, TaskInfo
@@ -86,7 +86,7 @@ def run(ctx: ProtocolContext) -> ProtocolResult:
     seed_everything(ctx.seed)
 
     sample = data.dataset[0]
-    model = ctx.model.build(_task_info(sample, data), ctx.hparams).to(device)
+    model, num_params, over_budget = build_model(ctx, _task_info(sample, data))
     generators = {name: torch.Generator().manual_seed(ctx.seed) for name in SPLITS}
     loaders, resident = graph_loaders(
         data.dataset,
@@ -135,9 +135,10 @@ def run(ctx: ProtocolContext) -> ProtocolResult:
         metrics=dict(best or {}),
         best_step=best_epoch,
         steps=epochs,
-        num_params=count_parameters(model),
+        num_params=num_params,
         train_seconds=train_seconds,
-        extras={"seconds_per_epoch": train_seconds / epochs, "resident": resident, "peak_memory_bytes": peak},
+        extras={"seconds_per_epoch": train_seconds / epochs, "resident": resident, "peak_memory_bytes": peak,
+                "over_budget": over_budget},
     )
 
 
