@@ -53,11 +53,15 @@ def load_suite(plugins: Plugins, name: str, overrides: Sequence[str] = (), steps
     if steps is not None:
         if steps < 1:
             raise UsageError("--steps must be at least 1")
-        overrides.append(f"protocol_args.{STEP_KEY.get(published.protocol, 'steps')}={steps}")
+        key = STEP_KEY.get(published.protocol, "steps")
+        overrides.append(f"protocol_args.{key}={steps}")
+        overrides += [f"datasets.{name}.protocol_args.{key}={steps}"
+                      for name in published.datasets if key in published.datasets[name]["protocol_args"]]
     suite = validate_suite(apply_overrides(raw, overrides), plugins) if overrides else published
     from harness.protocols import check_args
 
-    check_args(suite.protocol, suite.protocol_args)
+    for dataset in suite.datasets:
+        check_args(suite.protocol, suite.protocol_args_for(dataset))
     return suite, published
 
 

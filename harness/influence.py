@@ -350,8 +350,7 @@ def _backward(out: Tensor, inputs: Tensor, rows: Tensor, start: int, stop: int) 
 
 def _profile_graph(model, graph, nodes: Tensor, max_hops: int, device, as_batch: bool) -> Tensor:
     """Per sampled node: hop buckets ``0..H``, beyond, unreachable, and the two ``R`` numerators."""
-    if as_batch:
-        graph = _as_batch(graph)
+    graph = _as_batch(graph) if as_batch else copy.copy(graph)  # .to() below must not move the caller's data
     graph = graph.to(device)
     inputs, out = _forward(model, graph)
     influence = _jacobian_l1(out, inputs, _output_rows(out, graph, nodes)).detach().cpu().double()

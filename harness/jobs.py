@@ -67,7 +67,7 @@ def _cell_jobs(suite: Suite, plugins: Plugins, dataset: str, model: str, runs: S
                 "suite": suite.name,
                 "suite_version": suite.version,
                 "protocol": suite.protocol,
-                "protocol_args": suite.protocol_args,
+                "protocol_args": suite.protocol_args_for(dataset),
                 "max_params": suite.max_params,
                 "dataset": dataset,
                 "dataset_files": card.checksums() if card else {},
@@ -136,9 +136,11 @@ def _with_variant(job: Job, variant: str) -> Job:
 def describe_variant(suite: Suite, published: Suite, job: Job) -> str:
     """Say how a job departs from the published protocol, e.g. ``reduced: steps=200``."""
     parts = []
-    for key in sorted(set(suite.protocol_args) | set(published.protocol_args)):
-        if suite.protocol_args.get(key) != published.protocol_args.get(key):
-            parts.append(f"{key}={suite.protocol_args.get(key)}")
+    ours = suite.protocol_args_for(job.dataset)
+    theirs = published.protocol_args_for(job.dataset) if job.dataset in published.datasets else {}
+    for key in sorted(set(ours) | set(theirs)):
+        if ours.get(key) != theirs.get(key):
+            parts.append(f"{key}={ours.get(key)}")
     if suite.max_params != published.max_params:
         parts.append(f"max_params={suite.max_params}")
     if job.model in published.models:

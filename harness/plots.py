@@ -16,8 +16,11 @@ from harness.errors import UsageError
 from harness.influence import is_profile
 
 
-def plot_influence(records_or_profiles: Mapping[str, Any] | Iterable[Mapping[str, Any]], path: str | Path,
-                   title: str | None = None) -> Path:
+def plot_influence(
+    records_or_profiles: Mapping[str, Any] | Iterable[Mapping[str, Any]],
+    path: str | Path,
+    title: str | None = None,
+) -> Path:
     """Draw normalised influence ``I_h / I_0`` against hop ``h``, one line per model (log y axis).
 
     Args:
@@ -33,7 +36,8 @@ def plot_influence(records_or_profiles: Mapping[str, Any] | Iterable[Mapping[str
         ``path`` as a :class:`~pathlib.Path`.
 
     Influence from reachable nodes beyond the last hop is drawn as an unconnected marker at
-    ``">H"``, influence across components at ``"unreach."``; zero values are not drawn (log axis).
+    ``">H"`` (``H`` the largest ``max_hops`` among the profiles, which should share it),
+    influence across components at ``"unreach."``; zero values are not drawn (log axis).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -56,8 +60,8 @@ def plot_influence(records_or_profiles: Mapping[str, Any] | Iterable[Mapping[str
             extra_y.append(_positive(unreachable))
         ax.plot(extra_x, extra_y, linestyle="none", marker="D", color=line.get_color())
     ticks = list(range(max_hops + 1)) + [max_hops + 1] + ([max_hops + 2] if show_unreachable else [])
-    ax.set_xticks(ticks, [str(t) for t in range(max_hops + 1)] + [f">{max_hops}"] +
-                  (["unreach."] if show_unreachable else []))
+    labels = [str(t) for t in range(max_hops + 1)] + [f">{max_hops}"] + (["unreach."] if show_unreachable else [])
+    ax.set_xticks(ticks, labels)
     ax.set_yscale("log")
     ax.set_xlabel("hop distance h")
     ax.set_ylabel("influence I_h / I_0")

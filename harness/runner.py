@@ -154,7 +154,7 @@ def _execute(
         "suite": suite.name,
         "suite_version": suite.version,
         "protocol": suite.protocol,
-        "protocol_args": suite.protocol_args,
+        "protocol_args": job.identity["protocol_args"],
         "max_params": suite.max_params,
         "dataset": job.dataset,
         "dataset_files": job.identity["dataset_files"],
@@ -180,7 +180,7 @@ def _execute(
     }
     steps_bar = tqdm(desc=f"  {job.model}/{job.dataset}/{job.split}", unit="step", leave=False, disable=disable_progress)
     ctx = ProtocolContext(
-        data=data, model=model_entry.spec, hparams=job.hparams, args=suite.protocol_args, metric=metric,
+        data=data, model=model_entry.spec, hparams=job.hparams, args=job.identity["protocol_args"], metric=metric,
         split=job.split, seed=job.seed, device=options.device, on_step=steps_bar.update,
         steps_total=lambda n: steps_bar.reset(total=n), max_params=suite.max_params,
         allow_over_budget=options.allow_over_budget,

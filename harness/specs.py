@@ -77,8 +77,9 @@ class GraphTaskData:
         out_dim: number of outputs per graph (labels, targets or classes).
         target: ``"multilabel"`` (y in {0,1} or NaN, shape ``[1, out_dim]``),
             ``"regression"`` (``[1, out_dim]``) or ``"multiclass"`` (``[1]``).
-        level: ``"graph"`` (one prediction per graph) or ``"node"`` (per node,
-            inductive over many graphs).
+        level: ``"graph"`` (one prediction per graph), ``"node"`` (per node,
+            inductive over many graphs) or ``"root"`` (per node, scored only where
+            the graph's boolean ``root_mask`` is set).
     """
 
     dataset: Any

@@ -14,7 +14,7 @@ A suite file::
     hparams: {hidden: 512}          # applied to every model that has the key
     grid: {num_layers: [1, 2, 3]}   # selected per model and dataset by mean validation score
     datasets:
-      minesweeper: {metric: roc_auc}
+      minesweeper: {metric: roc_auc, protocol_args: {steps: 500}}   # per-dataset overrides
     models:
       GCN: {hparams: {}, grid: {}}
     reference:
@@ -47,7 +47,7 @@ TOP_KEYS = {
     "max_params", "hparams", "grid", "datasets", "models", "reference", "notes",
 }
 REQUIRED = ("name", "version", "protocol", "datasets", "models")
-DATASET_KEYS = {"metric"}
+DATASET_KEYS = {"metric", "protocol_args"}
 MODEL_KEYS = {"hparams", "grid"}
 
 
@@ -96,6 +96,10 @@ class Suite:
     reference: dict[str, Any]
     source: str
     raw: dict[str, Any]
+
+    def protocol_args_for(self, dataset: str) -> dict[str, Any]:
+        """The suite's protocol arguments with the dataset's own overrides applied."""
+        return {**self.protocol_args, **self.datasets[dataset].get("protocol_args", {})}
 
     def runs(self) -> list[tuple[int, int]]:
         """``(split, seed)`` pairs of one model/dataset cell."""
@@ -160,6 +164,7 @@ def validate_suite(raw: Mapping[str, Any], plugins: Plugins) -> Suite:
         if spec.task != task:
             raise ConfigError(f"{where}: dataset {name!r} is a {spec.task!r} dataset, the suite's task is {task!r}")
         entry.setdefault("metric", spec.metric)
+        entry["protocol_args"] = _mapping(entry.get("protocol_args"), f"datasets.{name}.protocol_args", where)
         _lookup(plugins.metrics, entry["metric"], where)
     suite_hparams = _mapping(raw.get("hparams"), "hparams", where)
     suite_grid = _grid(raw.get("grid"), "grid", where)

@@ -430,15 +430,31 @@ class LongRangeModel(nn.Module):
         raise NotImplementedError
 
     def forward(self, data: Any) -> Tensor:
-        if getattr(data, "batch", None) is None:
-            data = data.clone()
-            data.batch = torch.zeros(data.num_nodes, dtype=torch.long, device=data.edge_index.device)
-        h = self.node_encoder(data)
-        e = self.edge_encoder(data) if self.edge_encoder is not None else None
-        h = self.process(h, e, data)
+        data = _with_batch(data)
+        h = self.process(self.node_encoder(data), self._edges(data), data)
         if self.level == "graph":
             h = global_mean_pool(h, data.batch, size=getattr(data, "num_graphs", None) or int(data.batch.max()) + 1)
         return self.head(h)
+
+    def _edges(self, data: Any) -> Tensor | None:
+        return self.edge_encoder(data) if self.edge_encoder is not None else None
+
+    def encode(self, data: Any) -> Tensor:
+        """Node embeddings after the input encoders: the input of the influence Jacobian."""
+        return self.node_encoder(_with_batch(data))
+
+    def forward_from_embedding(self, h: Tensor, data: Any) -> Tensor:
+        """Per-node outputs from node embeddings: the head applied to every node's final
+        representation (before pooling, for graph-level models). Used by influence measurement."""
+        data = _with_batch(data)
+        return self.head(self.process(h, self._edges(data), data))
+
+
+def _with_batch(data: Any) -> Any:
+    if getattr(data, "batch", None) is None:
+        data = data.clone()
+        data.batch = torch.zeros(data.num_nodes, dtype=torch.long, device=data.edge_index.device)
+    return data
 
 
 class MPNN(LongRangeModel):

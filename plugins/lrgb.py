@@ -65,7 +65,7 @@ from pathlib import Path
 import torch
 from torch_geometric.data import Batch, Data, InMemoryDataset
 
-from harness import DatasetSpec, hookimpl
+from harness import DatasetSpec, SuiteSource, hookimpl
 from harness.errors import DataError, UsageError
 from harness.specs import GraphTaskData
 
@@ -574,3 +574,8 @@ def bench_datasets():
             for city in CITY_NAMES
         ),
     ]
+
+
+@hookimpl
+def bench_suites():
+    return [SuiteSource(path=Path(__file__).parent / "suites" / "gnn-longrange.yaml")]

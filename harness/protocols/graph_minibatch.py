@@ -24,7 +24,13 @@ plateau_patience    20          plateau: evaluations without improvement
 min_lr              1e-5        plateau: lower bound on the lr
 eval_every          1           evaluate val and test every k epochs (and last)
 resident            "auto"      batch on the device (see :mod:`harness.batching`)
+influence_hops      0           H of the Jacobian influence profile; 0 skips it
+influence_nodes     32          output nodes sampled from the test graphs
 ==================  ==========  ==================================================
+
+With ``influence_hops > 0`` the trained model (final epoch) is measured with
+:func:`harness.influence.influence_profile` on the test graphs; the profile and
+``R`` go to the record's ``extras["influence"]``.
 
 Losses by ``GraphTaskData.target``: multilabel, binary cross-entropy on the
 non-NaN labels; regression, L1; multiclass, cross-entropy (binary cross-entropy
@@ -70,6 +76,8 @@ DEFAULTS: Mapping[str, Any] = {
     "min_lr": 1e-5,
     "eval_every": 1,
     "resident": "auto",
+    "influence_hops": 0,
+    "influence_nodes": 32,
 }
 SCHEDULERS = ("cosine", "plateau", "none")
 TARGETS = ("multilabel", "regression", "multiclass")
@@ -131,14 +139,22 @@ def run(ctx: ProtocolContext) -> ProtocolResult:
         ctx.on_step(1)
 
     peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
+    extras = {"seconds_per_epoch": train_seconds / epochs, "resident": resident, "peak_memory_bytes": peak,
+              "over_budget": over_budget}
+    if args["influence_hops"]:
+        from harness.influence import influence_profile
+
+        extras["influence"] = influence_profile(
+            model, data, args["influence_hops"], args["influence_nodes"], seed=ctx.seed,
+            node_attr="root_mask" if data.level == "root" else None, split="test", device=device,
+        )
     return ProtocolResult(
         metrics=dict(best or {}),
         best_step=best_epoch,
         steps=epochs,
         num_params=num_params,
         train_seconds=train_seconds,
-        extras={"seconds_per_epoch": train_seconds / epochs, "resident": resident, "peak_memory_bytes": peak,
-                "over_budget": over_budget},
+        extras=extras,
     )
 
 
@@ -313,9 +329,12 @@ def resolve_args(given: Mapping[str, Any]) -> dict[str, Any]:
             f"unknown graph_minibatch argument(s) {unknown}; known: {', '.join(sorted(DEFAULTS))}"
         )
     args = {**DEFAULTS, **given}
-    for key in ("epochs", "batch_size", "eval_every", "plateau_patience"):
+    for key in ("epochs", "batch_size", "eval_every", "plateau_patience", "influence_nodes"):
         if not isinstance(args[key], int) or isinstance(args[key], bool) or args[key] < 1:
             raise ConfigError(f"graph_minibatch: {key} must be a positive integer, got {args[key]!r}")
+    for key in ("warmup_epochs", "influence_hops"):
+        if not isinstance(args[key], int) or isinstance(args[key], bool) or args[key] < 0:
+            raise ConfigError(f"graph_minibatch: {key} must be an integer >= 0, got {args[key]!r}")
     if not isinstance(args["warmup_epochs"], int) or args["warmup_epochs"] < 0:
         raise ConfigError(f"graph_minibatch: warmup_epochs must be an integer >= 0, got {args['warmup_epochs']!r}")
     for key in ("lr", "weight_decay", "plateau_factor", "min_lr"):
