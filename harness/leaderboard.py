@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -136,11 +137,14 @@ def _cell(
     cell.val = statistics.fmean(r["metrics"]["val"] * scale for r in chosen)
     cell.n = len(chosen)
     cell.selected = ", ".join(f"{k}={chosen[0]['hparams'][k]}" for k in chosen[0].get("grid_keys", []))
+    grid_size = math.prod(len(v) for v in suite.models[model]["grid"].values())
+    if cell.selected and len(configs) < grid_size:
+        cell.selected += f" (of {len(configs)}/{grid_size} tried)"
     cell.params = int(statistics.fmean(r["num_params"] for r in chosen))
     cell.seconds_per_step = statistics.fmean(r["seconds_per_step"] for r in chosen)
     influence = [r["extras"]["influence"]["R"] for r in chosen if (r.get("extras") or {}).get("influence")]
     cell.influence_r = statistics.fmean(influence) if influence else None
-    cell.status = "ok" if cell.n >= expected and not failed else "partial"
+    cell.status = "ok" if cell.n >= expected and not failed and len(configs) >= grid_size else "partial"
     if cell.published is not None and variant == FULL:
         cell.delta = cell.mean - cell.published
         one_point = 1.0 if scale != 1.0 else 0.01

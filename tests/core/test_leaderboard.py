@@ -39,7 +39,7 @@ def test_selection_by_mean_validation_and_ddof1_std(suite):
     records += [record("GCN", "minesweeper", s, val=0.75, test=t, layers=2) for s, t in enumerate(tests2)]
     (board,) = build_boards(suite, records)
     cell = next(c for c in board.cells if c.model == "GCN" and c.dataset == "minesweeper")
-    assert cell.selected == "num_layers=2" and cell.configs == 2
+    assert cell.selected == "num_layers=2 (of 2/5 tried)" and cell.configs == 2
     assert cell.mean == pytest.approx(100 * statistics.fmean(tests2))
     assert cell.std == pytest.approx(100 * statistics.stdev(tests2))
     assert cell.n == 3 and cell.expected == 10 and cell.status == "partial"
@@ -99,3 +99,15 @@ def test_update_and_check_through_the_cli(tmp_path, bench_main):
     assert bench_main("leaderboard", "check", *args)[0] == 0
     (folder / "b.json").write_text(json.dumps(record("GCN", "tolokers", 1, 0.8, 0.85)))
     assert bench_main("leaderboard", "check", *args)[0] == 7
+
+
+def test_committed_leaderboards_match_their_records(bench_main):
+    """What a CI job runs: the tables in leaderboards/ are what the committed records render."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "leaderboards"
+    suites = sorted(p.name for p in (root / "records").iterdir() if p.is_dir())
+    assert "heterophily" in suites
+    for suite in suites:
+        code, _, err = bench_main("leaderboard", "check", "--suite", suite, "--leaderboards", str(root))
+        assert code == 0, err

@@ -80,7 +80,7 @@ def test_name_collision_is_a_clear_error_and_the_name_becomes_ambiguous():
 
 
 def test_unknown_name_suggests_close_matches(plugins):
-    with pytest.raises(UsageError, match=r"Did you mean 'GAT-sep'.*Available: GAT, GAT-sep"):
+    with pytest.raises(UsageError, match=r"Did you mean 'GAT-sep'.*Available: .*GAT, GAT-sep, "):
         plugins.models.get("GAT_sep")
 
 
