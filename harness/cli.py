@@ -90,7 +90,12 @@ def _data_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "run" and all("=" in e and not e.startswith("-") for e in extra):
+        args.overrides += extra  # KEY=VALUE overrides may come between or after options
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     from harness import api
 
     try:

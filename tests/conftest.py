@@ -75,3 +75,23 @@ def bench_main(capsys):
         return code, out, err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def peptides_cache(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache folder holding processed Peptides-func (about 26 s of CPU), built once per test run.
+
+    pytest-xdist workers of one run share it under a lock: the first processes, the others reload.
+    """
+    import fcntl
+
+    from harness.plugin_manager import load_plugins
+    from harness.runner import RunOptions, load_dataset
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    cache = shared / "peptides-cache"
+    with open(shared / "peptides-cache.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        load_dataset(load_plugins(), "peptides-func", RunOptions(torch.device("cpu"), data_dir, cache))
+    return cache

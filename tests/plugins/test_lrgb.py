@@ -6,9 +6,7 @@ Peptides-func is processed once per session into a temporary cache (about 26 s o
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
 import re
 import shutil
 import time
@@ -38,21 +36,11 @@ def context(name: str, data_dir: Path | None, cache_dir: Path, card: bool = True
 
 
 @pytest.fixture(scope="session")
-def peptides(data_dir, tmp_path_factory):
-    """(task data, load seconds, cache dir) of Peptides-func, processed once per test session.
-
-    Under pytest-xdist the workers of one run share the cache (and a lock), so only the first
-    worker processes; the others reload.
-    """
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    cache = shared / "lrgb-peptides-cache"
-    with open(shared / "lrgb-peptides.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        start = time.perf_counter()
-        task = SPECS["peptides-func"].load(context("peptides-func", data_dir, cache))
-        seconds = time.perf_counter() - start
-    return task, seconds, cache
+def peptides(data_dir, peptides_cache):
+    """(task data, load seconds, cache dir) of Peptides-func from the session's shared cache."""
+    start = time.perf_counter()
+    task = SPECS["peptides-func"].load(context("peptides-func", data_dir, peptides_cache))
+    return task, time.perf_counter() - start, peptides_cache
 
 
 # ------------------------------------------------------------------------------------- registration
