@@ -48,7 +48,7 @@ import harness
 from harness.api import load_suite, run
 from harness.data.cards import load_card
 from harness.data.context import DataContext, default_cache_dir, default_data_dir
-from harness.environment import git_commit, resolve_device
+from harness.environment import cpu_name, git_commit, resolve_device
 from harness.plugin_manager import Plugins, load_plugins
 from harness.specs import MetricSpec, ModelSpec, TaskInfo
 from plugins.heterophily import read_npz
@@ -140,16 +140,6 @@ def bare_run(
 
 def overrides(args: argparse.Namespace) -> list[str]:
     return [f"hparams.hidden={args.hidden}", f"grid.num_layers=[{args.layers}]"]
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
 
 
 def same_result(record: Mapping[str, Any], bare: Mapping[str, Any]) -> float:

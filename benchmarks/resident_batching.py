@@ -36,6 +36,7 @@ from torch_geometric.loader import DataLoader
 from torch_geometric.nn import GCNConv, global_mean_pool
 
 from harness.batching import ResidentGraphs
+from harness.environment import cpu_name
 
 NODE_VOCAB, EDGE_VOCAB, NUM_LABELS = 17, 5, 10  # synthetic value ranges
 EMBEDDING_ROWS = 128  # per node feature: covers OGB's atom features (atomic number < 119)
@@ -200,7 +201,7 @@ def report(args, device, source, num_graphs, results, prepare_seconds, collate_s
     if device.type == "cuda":
         hardware = torch.cuda.get_device_name(device)
     else:
-        hardware = f"{_cpu_name()}, {torch.get_num_threads()} torch threads"
+        hardware = f"{cpu_name()}, {torch.get_num_threads()} torch threads"
     print(f"# Resident batching benchmark ({dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC)\n")
     print(f"- device: {device} ({hardware})")
     print(f"- torch {torch.__version__}, torch_geometric {torch_geometric.__version__}, "
@@ -216,16 +217,6 @@ def report(args, device, source, num_graphs, results, prepare_seconds, collate_s
         speedup = f"{seconds[baseline[name]] / value:.2f}x" if name in baseline else "-"
         ratio = f"{value / model_only:.2f}" if model_only else "-"
         print(f"| {name} | {value:.3f} | {ratio} | {speedup} |")
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -322,7 +322,7 @@ def _smiles_to_graphs(smiles: list[str], desc: str) -> list[dict]:
 
     smiles2graph = _import_smiles2graph()
     workers = min(PROCESS_WORKERS, os.cpu_count() or 1)
-    bar = dict(total=len(smiles), desc=desc, unit="graph", mininterval=1.0)
+    bar = dict(total=len(smiles), desc=desc, unit="graph", mininterval=1.0, disable=None)
     RDLogger.DisableLog("rdApp.warning")  # e.g. "not removing hydrogen atom without neighbors", harmless
     try:
         if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
