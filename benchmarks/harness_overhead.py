@@ -262,9 +262,9 @@ def report(args, device, hparams, protocol_args, metric_name, rows) -> None:
         f"{rows[0]['num_params']:,} parameters",
         f"- both sides reached the same scores: {same} (val {rows[0]['val']:.4f}, test {rows[0]['test']:.4f}, "
         f"best step {rows[0]['best_step']})",
-        f"- timed, harness: the whole `harness.api.run(...)` call: suite load and overrides, job expansion, "
-        f"dataset read from the cache with its sha256 check, model build, training and per-step evaluation, record "
-        f"written (fsync) to a fresh results folder, `git rev-parse`/`git status` for the record",
+        "- timed, harness: the whole `harness.api.run(...)` call: suite load and overrides, job expansion, "
+        "dataset read from the cache with its sha256 check, model build, training and per-step evaluation, record "
+        "written (fsync) to a fresh results folder, `git rev-parse`/`git status` for the record",
         "- timed, bare: `read_npz` on the same cached file, model build, the same training and per-step evaluation "
         "(no NaN check, no record)",
         "- not timed: Python/torch imports, plugin loading (done once), one warm-up run of each side "

@@ -189,7 +189,7 @@ class ResidentGraphs:
                 "use resident=False"
             )
         key_slices = key_slices.to(torch.long)
-        for i, group in enumerate(groups):
+        for i, group in enumerate(groups):  # noqa: B007 - i names the matching group below
             if group.slices.shape == key_slices.shape and torch.equal(group.slices, key_slices):
                 break
         else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -86,3 +85,17 @@ def test_two_processes_on_one_folder_do_every_job_once(tmp_path):
     assert len(executed) == TOTAL, "\n".join(executed)
     records = read_records(results / "smoke")
     assert len(records) == TOTAL and all(r["status"] == "ok" for r in records)
+
+
+def test_ctrl_c_exits_2_and_keeps_finished_records(tmp_path):
+    results = tmp_path / "results"
+    proc = _start(results)
+    folder = results / "smoke"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(folder.glob("*.json"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "interrupted" in err and "rerun the same command" in err
+    records = read_records(folder)
+    assert 2 <= len(records) < TOTAL and all(r["status"] == "ok" for r in records)
