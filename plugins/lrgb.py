@@ -19,7 +19,10 @@ pickle. Both are fetched with ``ctx.raw_file`` (sha256 and size from the card) a
 MD5-checked against the values hard-coded in the reference loaders. Graphs come from
 ``ogb.utils.smiles2graph`` (9 atom and 3 bond features, int64; bonds in both directions).
 Processing takes about 26 s of CPU once (spread over a fork pool of up to PROCESS_WORKERS
-processes where the platform has fork). The result is saved in ``ctx.work_dir`` as a dict of
+processes where the platform has fork), plus about 14 s for the random-walk structural
+encoding of every graph (``rwse``, 20 steps, the RWSE of Tönshoff et al.'s configurations),
+which models then read from the batch instead of computing it per batch. The result is
+saved in ``ctx.work_dir`` as a dict of
 plain int64/float32 tensors (about 361 MB), named by the MD5s of the raw files, and reloaded
 with ``torch.load(weights_only=True, mmap=True)`` in about 10 ms.
 
@@ -59,13 +62,15 @@ import sys
 import tempfile
 import time
 import urllib.error
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 from torch_geometric.data import Batch, Data, InMemoryDataset
 
 from harness import DatasetSpec, SuiteSource, hookimpl
+from harness.encodings import random_walk_se
 from harness.errors import DataError, UsageError
 from harness.specs import GraphTaskData
 
@@ -79,7 +84,8 @@ PEPTIDES_CSV = f"{PEPTIDES_DIR}/raw/peptide_multi_class_dataset.csv.gz"
 PEPTIDES_SPLIT = f"{PEPTIDES_DIR}/splits_random_stratified_peptide.pickle"
 # Hard-coded in GraphGPS / lrgb PeptidesFunctionalDataset; checked on top of the card's sha256.
 PEPTIDES_MD5 = {PEPTIDES_CSV: "701eb743e899f4d793f0e13c8fa5a1b4", PEPTIDES_SPLIT: "5a0114bdadc80b94fc7ae974f13ef061"}
-PACKED_FORMAT = 2
+PACKED_FORMAT = 3
+RWSE_STEPS = 20  # GraphGPS / Tönshoff et al.: RWSE over random walks of length 1..20
 PROCESS_WORKERS = 8  # SMILES parsing is CPU-bound and independent per graph
 
 PROBE_TIMEOUT_S = 3.0  # connectivity check before handing over to PyG's downloader
@@ -104,7 +110,8 @@ class PackedGraphs:
     Shapes (N nodes, E directed edges, G graphs in all):
         x ``[N, F]``, edge_index ``[2, E]`` long, edge_attr ``[E, D]`` or None,
         y ``[G, T]`` (``level="graph"``) or ``[N]`` (``level="node"``),
-        node_ptr ``[G+1]`` long, edge_ptr ``[G+1]`` long.
+        node_ptr ``[G+1]`` long, edge_ptr ``[G+1]`` long,
+        node_extras: further per-node tensors ``[N, ...]`` (e.g. ``rwse``), batched like ``x``.
     """
 
     x: torch.Tensor
@@ -114,6 +121,7 @@ class PackedGraphs:
     node_ptr: torch.Tensor
     edge_ptr: torch.Tensor
     level: str = "graph"
+    node_extras: Mapping[str, torch.Tensor] = field(default_factory=dict)
 
     @property
     def num_graphs(self) -> int:
@@ -121,7 +129,8 @@ class PackedGraphs:
 
     def to(self, device: torch.device | str) -> PackedGraphs:
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
-        return replace(self, **{k: move(getattr(self, k)) for k in _TENSOR_FIELDS})
+        extras = {k: move(v) for k, v in self.node_extras.items()}
+        return replace(self, node_extras=extras, **{k: move(getattr(self, k)) for k in _TENSOR_FIELDS})
 
     def gather(self, idx: torch.Tensor) -> Batch:
         """Batch graphs ``idx`` (1-D long, on the tensors' device) without a Python loop.
@@ -142,6 +151,7 @@ class PackedGraphs:
             y=y,
             batch=node_graph,
             ptr=new_ptr,
+            **{name: values[node_src] for name, values in self.node_extras.items()},
         )
 
 
@@ -181,6 +191,10 @@ class PackedGraphDataset(InMemoryDataset):
         if packed.edge_attr is not None:
             data.edge_attr = packed.edge_attr
             self.slices["edge_attr"] = packed.edge_ptr
+        for name, values in packed.node_extras.items():
+            data[name] = values
+            self.slices[name] = packed.node_ptr
+        self.extra_keys = tuple(packed.node_extras)
         self._data = data
 
     @property
@@ -194,6 +208,7 @@ class PackedGraphDataset(InMemoryDataset):
             node_ptr=self.slices["x"],
             edge_ptr=self.slices["edge_index"],
             level=self.level,
+            node_extras={name: data[name] for name in self.extra_keys},
         )
 
     def __repr__(self) -> str:
@@ -253,8 +268,15 @@ def load_peptides_func(ctx) -> GraphTaskData:
     stored = _read_packed(cached)
     if stored is None:
         stored = _process_peptides(ctx.dataset, csv_path, split_path)
+        stored["rwse"] = random_walk_se_packed(_packed(stored), RWSE_STEPS)
         _write_packed(stored, cached)
-    packed = PackedGraphs(
+    packed = replace(_packed(stored), node_extras={"rwse": stored["rwse"]})
+    splits = {s: stored[f"split_{s}"] for s in SPLITS}
+    return GraphTaskData(PackedGraphDataset(packed, "peptides-func"), splits, out_dim=10, target="multilabel")
+
+
+def _packed(stored: dict) -> PackedGraphs:
+    return PackedGraphs(
         x=stored["x"],
         edge_index=stored["edge_index"],
         edge_attr=stored["edge_attr"],
@@ -262,8 +284,20 @@ def load_peptides_func(ctx) -> GraphTaskData:
         node_ptr=stored["node_ptr"],
         edge_ptr=stored["edge_ptr"],
     )
-    splits = {s: stored[f"split_{s}"] for s in SPLITS}
-    return GraphTaskData(PackedGraphDataset(packed, "peptides-func"), splits, out_dim=10, target="multilabel")
+
+
+def random_walk_se_packed(packed: PackedGraphs, steps: int, graphs_per_chunk: int = 64) -> torch.Tensor:
+    """RWSE ``[N, steps]`` of every graph, computed once at processing time (about 14 s on one
+    CPU thread for Peptides-func) so that models need not compute it per batch. Graphs go in
+    chunks of similar size, which keeps the dense walk state of :func:`random_walk_se` small."""
+    out = torch.empty(packed.x.size(0), steps)
+    order = torch.argsort(packed.node_ptr.diff(), stable=True)
+    for start in range(0, order.numel(), graphs_per_chunk):
+        idx = order[start : start + graphs_per_chunk]
+        batch = packed.gather(idx)
+        rows, _, _ = _ranges(packed.node_ptr, idx)
+        out[rows] = random_walk_se(batch.edge_index, batch.num_nodes, steps, batch.batch)
+    return out
 
 
 def _check_md5(dataset: str, local: Path, path: str) -> str:

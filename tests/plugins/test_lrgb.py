@@ -288,3 +288,15 @@ def test_standardize_features_does_not_modify_its_input_by_default():
     out = lrgb.standardize_features(task)
     assert torch.equal(packed.x, before)
     assert torch.allclose(out.dataset.packed.x[:6].mean(0), torch.zeros(14), atol=1e-5)
+
+
+def test_precomputed_rwse_equals_the_per_batch_encoding(peptides):
+    from harness.encodings import random_walk_se
+
+    task = peptides[0]
+    batch = task.dataset.packed.gather(torch.tensor([0, 17, 15534, 4242]))
+    assert batch.rwse.shape == (batch.num_nodes, lrgb.RWSE_STEPS)
+    expected = random_walk_se(batch.edge_index, batch.num_nodes, lrgb.RWSE_STEPS, batch.batch)
+    assert torch.allclose(batch.rwse, expected, atol=1e-6)
+    single = task.dataset[17]
+    assert torch.equal(single.rwse, task.dataset.packed.gather(torch.tensor([17])).rwse)
