@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # One GPU session, run through the device tool: the fidelity runs of the heterophily and
 # gnn-longrange suites and the resident-batching benchmark, all bounded by BUDGET seconds.
-# Finished jobs are records under $OUT/results whatever happens to the rest.
-#   carry: .whl (from ../shared/tools/gpu-wheels.sh) and .gpudata (copies of the raw files used)
+# Finished jobs are records whatever happens to the rest; everything is packed into one file,
+# $OUT/session.tgz (the device tool brings back only a few files per command).
+#   carry: .whl (from ../shared/tools/gpu-wheels.sh) and .gpudata, a git-ignored copy of the raw
+#   files used (heterophilous/{minesweeper,tolokers}, lrgb/peptides-functional from the data dir)
 #   DEVICE=cpu SETUP=0 BUDGET=60 bash benchmarks/gpu_session.sh   # dry run on a CPU machine
 set -u
-OUT=${OUT:-/tmp/bench-out}
+PACK=${OUT:-/tmp}
+OUT=/tmp/bench-session
 BUDGET=${BUDGET:-460}
 DEVICE=${DEVICE:-cuda}
 HET_WORKERS=${HET_WORKERS:-4}
@@ -62,3 +65,4 @@ done
     > "$OUT/resident_batching.md" 2> "$OUT/logs/resident.err"; stamp "resident benchmark exit $?" ) &
 wait
 stamp "all done"
+tar czf "$PACK/session.tgz" -C "$OUT" .

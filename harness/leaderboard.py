@@ -62,6 +62,7 @@ class Board:
     variant: str
     cells: list[Cell]
     average_rank: dict[str, tuple[float | None, int]]
+    devices: dict[str, int] = field(default_factory=dict)
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float | None]:
@@ -102,7 +103,10 @@ def _board(suite: Suite, records: list[dict[str, Any]], variant: str) -> Board:
     for model in suite.models:
         ranks = [c.rank for c in cells if c.model == model and c.rank is not None]
         average[model] = (statistics.fmean(ranks) if ranks else None, len(ranks))
-    return Board(suite.name, suite.version, variant, cells, average)
+    devices: dict[str, int] = defaultdict(int)
+    for record in records:
+        devices[str(record.get("device", "unknown"))] += 1
+    return Board(suite.name, suite.version, variant, cells, average, dict(sorted(devices.items())))
 
 
 def _higher_is_better(records: list[dict[str, Any]], dataset: str) -> bool:
@@ -237,6 +241,8 @@ def render(
         headers, rows = _rows(board, suite.protocol)
         if fmt == "markdown":
             parts.append(f"## {title}\n")
+            if board.devices:
+                parts.append("Records from: " + ", ".join(f"{d} ({n})" for d, n in board.devices.items()) + "\n")
             parts.append(tabulate(rows, headers=headers, tablefmt=table_fmt, disable_numparse=True) + "\n")
             parts.append(f"### Average rank ({title.lower()})\n")
             parts.append(tabulate(_rank_rows(board), headers=["model", "average rank", "datasets"],
