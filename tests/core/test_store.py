@@ -22,6 +22,13 @@ def _start(results, **kw):
     )
 
 
+def _wait_for_records(folder, count: int, timeout: float = 120.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline and len(list(folder.glob("*.json"))) < count:
+        time.sleep(0.05)
+    return folder
+
+
 def _executed(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("[") and " val " in line]
 
@@ -57,10 +64,7 @@ def test_claim_is_exclusive_across_processes(tmp_path):
 def test_kill_9_halfway_then_rerun_completes_without_loss_or_duplicates(tmp_path):
     results = tmp_path / "results"
     proc = _start(results)
-    folder = results / "smoke"
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(folder.glob("*.json"))) < 3:
-        time.sleep(0.05)
+    folder = _wait_for_records(results / "smoke", 3)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done_before = {p.name: p.read_text() for p in folder.glob("*.json")}
@@ -90,10 +94,7 @@ def test_two_processes_on_one_folder_do_every_job_once(tmp_path):
 def test_ctrl_c_exits_2_and_keeps_finished_records(tmp_path):
     results = tmp_path / "results"
     proc = _start(results)
-    folder = results / "smoke"
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(folder.glob("*.json"))) < 2:
-        time.sleep(0.05)
+    folder = _wait_for_records(results / "smoke", 2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2 and "interrupted" in err and "rerun the same command" in err
