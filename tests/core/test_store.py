@@ -14,9 +14,9 @@ ARGS = ["run", "--suite", "smoke", "--steps", "40", "--no-progress", "--no-leade
 TOTAL = 18
 
 
-def _start(results, **kw):
+def _start(results, *extra, **kw):
     return subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", *ARGS, "--results", str(results)],
+        [sys.executable, "-m", "harness.cli", *ARGS, "--results", str(results), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
         env={**os.environ, "OMP_NUM_THREADS": "1"}, **kw,
     )
@@ -63,13 +63,14 @@ def test_claim_is_exclusive_across_processes(tmp_path):
 
 def test_kill_9_halfway_then_rerun_completes_without_loss_or_duplicates(tmp_path):
     results = tmp_path / "results"
-    proc = _start(results)
+    slower = ("--steps", "300")  # so that the kill lands halfway, not after the last job
+    proc = _start(results, *slower)
     folder = _wait_for_records(results / "smoke", 3)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done_before = {p.name: p.read_text() for p in folder.glob("*.json")}
     assert 3 <= len(done_before) < TOTAL
-    rerun = _start(results)
+    rerun = _start(results, *slower)
     _, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err
     assert f"skipping {len(done_before)} finished job(s)" in err
@@ -93,7 +94,7 @@ def test_two_processes_on_one_folder_do_every_job_once(tmp_path):
 
 def test_ctrl_c_exits_2_and_keeps_finished_records(tmp_path):
     results = tmp_path / "results"
-    proc = _start(results)
+    proc = _start(results, "--steps", "2000")  # slow enough that the sweep cannot finish first
     folder = _wait_for_records(results / "smoke", 2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
