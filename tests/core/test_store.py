@@ -94,7 +94,9 @@ def test_two_processes_on_one_folder_do_every_job_once(tmp_path):
 
 def test_ctrl_c_exits_2_and_keeps_finished_records(tmp_path):
     results = tmp_path / "results"
-    proc = _start(results, "--steps", "2000")  # slow enough that the sweep cannot finish first
+    # slow enough that the sweep cannot finish first; SIGINT restored in case this runs in a
+    # background job, where the shell starts children with SIGINT ignored
+    proc = _start(results, "--steps", "2000", preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     folder = _wait_for_records(results / "smoke", 2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
