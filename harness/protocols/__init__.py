@@ -30,7 +30,5 @@ def check_args(protocol: str, args: dict[str, Any]) -> None:
     if protocol == "node-full-batch":
         from harness.protocols.node_full_batch import resolve_args
     else:
-        from harness.protocols import graph_minibatch
-
-        resolve_args = getattr(graph_minibatch, "resolve_args", lambda a: a)
+        from harness.protocols.graph_minibatch import resolve_args
     resolve_args(dict(args))
