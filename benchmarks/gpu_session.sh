@@ -52,8 +52,8 @@ done
 # gnn-longrange fidelity: GCN (Tönshoff configuration) on Peptides-func, 2 seeds in parallel,
 # after building the processed Peptides-func cache once.
 timeout 200 "$PY" -c "
-import torch; from harness.plugin_manager import load_plugins; from harness.runner import RunOptions, load_dataset
-from harness.data.context import default_cache_dir, default_data_dir
+import torch; from bench_gnn.plugin_manager import load_plugins; from bench_gnn.runner import RunOptions, load_dataset
+from bench_gnn.data.context import default_cache_dir, default_data_dir
 load_dataset(load_plugins(), 'peptides-func', RunOptions(torch.device('cpu'), default_data_dir(), default_cache_dir()))
 " > "$OUT/logs/peptides-cache.log" 2>&1
 stamp "peptides cache exit $?"

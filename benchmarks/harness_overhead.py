@@ -3,7 +3,7 @@
 Measures, in one process and interleaved (harness, bare, bare, harness, ... so that a
 slow drift of a shared machine hits both sides alike):
 
-* ``harness``: the whole ``harness.api.run("heterophily", ...)`` call for one model, one
+* ``harness``: the whole ``bench_gnn.api.run("heterophily", ...)`` call for one model, one
   dataset and one split: suite loading and overrides, job expansion, the dataset read
   from the cache (with its checksum check), the ``node-full-batch`` protocol, and the
   record written to a fresh results folder;
@@ -44,14 +44,14 @@ import torch.nn.functional as F
 import torch_geometric
 import torchmetrics
 
-import harness
-from harness.api import load_suite, run
-from harness.data.cards import load_card
-from harness.data.context import DataContext, default_cache_dir, default_data_dir
-from harness.environment import cpu_name, git_commit, resolve_device
-from harness.plugin_manager import Plugins, load_plugins
-from harness.specs import MetricSpec, ModelSpec, TaskInfo
-from plugins.heterophily import read_npz
+import bench_gnn
+from bench_gnn.api import load_suite, run
+from bench_gnn.data.cards import load_card
+from bench_gnn.data.context import DataContext, default_cache_dir, default_data_dir
+from bench_gnn.environment import cpu_name, git_commit, resolve_device
+from bench_gnn.plugin_manager import Plugins, load_plugins
+from bench_gnn.specs import MetricSpec, ModelSpec, TaskInfo
+from bench_gnn.plugins.heterophily import read_npz
 
 SUITE = "heterophily"
 SPLIT = 0  # splits=1 runs split 0, seeded with 0 (Suite.runs)
@@ -59,7 +59,7 @@ WARMUP_STEPS = 3
 
 
 def harness_run(args: argparse.Namespace, plugins: Plugins, steps: int, cache_dir: Path) -> tuple[float, dict]:
-    """Time one ``harness.api.run`` call into a fresh results folder; return (seconds, record)."""
+    """Time one ``bench_gnn.api.run`` call into a fresh results folder; return (seconds, record)."""
     results = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
     try:
         git_commit.cache_clear()  # every `bench run` process pays this once; so does every timed call
@@ -254,7 +254,7 @@ def report(args, device, hparams, protocol_args, metric_name, rows) -> None:
         f"- machine: {hw}; {cores} logical cores ({usable} usable by this process); device {device}; "
         f"torch threads {torch.get_num_threads()}",
         f"- software: torch {torch.__version__}, torch_geometric {torch_geometric.__version__}, "
-        f"torchmetrics {torchmetrics.__version__}, bench {harness.__version__}, python {platform.python_version()}, "
+        f"torchmetrics {torchmetrics.__version__}, bench {bench_gnn.__version__}, python {platform.python_version()}, "
         f"{platform.system()} {platform.machine()}",
         f"- job: suite `{SUITE}`, split {SPLIT} (seed {SPLIT}), {args.steps} steps, eval every "
         f"{protocol_args['eval_every']} step(s) on train/val/test with `{metric_name}`; lr {protocol_args['lr']}, "
@@ -262,7 +262,7 @@ def report(args, device, hparams, protocol_args, metric_name, rows) -> None:
         f"{rows[0]['num_params']:,} parameters",
         f"- both sides reached the same scores: {same} (val {rows[0]['val']:.4f}, test {rows[0]['test']:.4f}, "
         f"best step {rows[0]['best_step']})",
-        "- timed, harness: the whole `harness.api.run(...)` call: suite load and overrides, job expansion, "
+        "- timed, harness: the whole `bench_gnn.api.run(...)` call: suite load and overrides, job expansion, "
         "dataset read from the cache with its sha256 check, model build, training and per-step evaluation, record "
         "written (fsync) to a fresh results folder, `git rev-parse`/`git status` for the record",
         "- timed, bare: `read_npz` on the same cached file, model build, the same training and per-step evaluation "

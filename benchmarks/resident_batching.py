@@ -4,7 +4,7 @@ Measures, in one run and on the same shuffled batches:
 
 * ``DataLoader``: ``torch_geometric.loader.DataLoader`` over the dataset, each batch
   moved to the device, then a training step;
-* ``resident``: :class:`harness.batching.ResidentGraphs` (dataset collated once, on
+* ``resident``: :class:`bench_gnn.graph.batching.ResidentGraphs` (dataset collated once, on
   the device), then the same training step;
 * ``model only``: the same training steps over batches built beforehand;
 * the two batching paths alone, without the model.
@@ -35,8 +35,8 @@ from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.loader import DataLoader
 from torch_geometric.nn import GCNConv, global_mean_pool
 
-from harness.batching import ResidentGraphs
-from harness.environment import cpu_name
+from bench_gnn.graph.batching import ResidentGraphs
+from bench_gnn.environment import cpu_name
 
 NODE_VOCAB, EDGE_VOCAB, NUM_LABELS = 17, 5, 10  # synthetic value ranges
 EMBEDDING_ROWS = 128  # per node feature: covers OGB's atom features (atomic number < 119)

@@ -6,20 +6,21 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tabulate import tabulate
 
-from harness import leaderboard
-from harness.data.cards import load_card, verify_file
-from harness.data.context import default_cache_dir, default_data_dir
-from harness.environment import resolve_device
-from harness.errors import DataError, ExitCode, LeaderboardStaleError, UsageError
-from harness.jobs import expand
-from harness.plugin_manager import Plugins, load_plugins
-from harness.runner import RunOptions, RunSummary, load_dataset, run_jobs
-from harness.store import Store, read_records
-from harness.suite import Suite, apply_overrides, read_suite_file, validate_suite
+from bench_gnn import leaderboard
+from bench_gnn.data.cards import load_card, verify_file
+from bench_gnn.data.context import default_cache_dir, default_data_dir
+from bench_gnn.errors import DataError, ExitCode, LeaderboardStaleError, UsageError
+from bench_gnn.jobs import expand
+from bench_gnn.plugin_manager import Plugins, load_plugins
+from bench_gnn.store import Store, read_records
+from bench_gnn.suite import Suite, apply_overrides, read_suite_file, validate_suite
+
+if TYPE_CHECKING:
+    from bench_gnn.runner import RunSummary
 
 STEP_KEY = {"node-full-batch": "steps", "graph-minibatch": "epochs"}
 RECORDS_SUBDIR = "records"
@@ -58,7 +59,7 @@ def load_suite(plugins: Plugins, name: str, overrides: Sequence[str] = (), steps
         overrides += [f"datasets.{name}.protocol_args.{key}={steps}"
                       for name in published.datasets if key in published.datasets[name]["protocol_args"]]
     suite = validate_suite(apply_overrides(raw, overrides), plugins) if overrides else published
-    from harness.protocols import check_args
+    from bench_gnn.protocols import check_args
 
     for dataset in suite.datasets:
         check_args(suite.protocol, suite.protocol_args_for(dataset))
@@ -86,6 +87,9 @@ def run(
     plugins: Plugins | None = None,
 ) -> tuple[RunSummary, Suite]:
     """Run a suite; every name and setting is validated before any training starts."""
+    from bench_gnn.environment import resolve_device
+    from bench_gnn.runner import RunOptions, run_jobs
+
     plugins = plugins or plugins_or_warn(strict)
     suite, published = load_suite(plugins, suite_name, overrides, steps)
     jobs = expand(suite, plugins, models=models, datasets=datasets, max_runs=splits, published=published)
@@ -232,7 +236,9 @@ def data_verify(plugins: Plugins, name: str, data_dir: Path | None) -> ExitCode:
 
 
 def data_stats(plugins: Plugins, name: str, data_dir: Path | None, cache_dir: Path, allow_download: bool) -> ExitCode:
-    from harness.data.stats import graph_stats
+    from bench_gnn.environment import resolve_device
+    from bench_gnn.graph.stats import graph_stats
+    from bench_gnn.runner import RunOptions, load_dataset
 
     spec = plugins.datasets.get(name).spec
     if spec.task != "node":
@@ -250,7 +256,7 @@ def data_stats(plugins: Plugins, name: str, data_dir: Path | None, cache_dir: Pa
 
 
 def plot_influence(plugins: Plugins, suite_name: str, records: Path, out: Path | None) -> ExitCode:
-    from harness.plots import plot_influence as draw
+    from bench_gnn.graph.plots import plot_influence as draw
 
     suite, _ = load_suite(plugins, suite_name)
     rows = [r for r in read_records(records / suite.name) if (r.get("extras") or {}).get("influence")]

@@ -1,6 +1,6 @@
-"""The ``bench`` command line: a thin wrapper over :mod:`harness.api`.
+"""The ``bench`` command line: a thin wrapper over :mod:`bench_gnn.api`.
 
-Exit codes (decided in :mod:`harness.errors`): 0 ok, 1 some jobs failed,
+Exit codes (decided in :mod:`bench_gnn.errors`): 0 ok, 1 some jobs failed,
 2 interrupted, 3 internal error, 4 usage or configuration error, 5 data error,
 6 plugin error (with ``--strict``), 7 leaderboard out of date.
 """
@@ -12,8 +12,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from harness import __version__
-from harness.errors import BenchError, ExitCode
+from bench_gnn import __version__
+from bench_gnn.errors import BenchError, ExitCode
 
 EPILOG = """exit codes: 0 ok, 1 jobs failed, 2 interrupted, 3 internal error, 4 usage/config error,
 5 data error, 6 plugin error, 7 leaderboard out of date.
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides += extra  # KEY=VALUE overrides may come between or after options
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    from harness import api
+    from bench_gnn import api
 
     try:
         code = api.dispatch(args)

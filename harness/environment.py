@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from harness.errors import UsageError
+from bench_gnn.errors import UsageError
 
 
 def resolve_device(name: str) -> torch.device:

@@ -1,8 +1,8 @@
 """Hook specifications: the whole plugin contract, one prefix (``bench_``).
 
 A plugin is a module (or object) registered under the ``bench`` entry-point group.
-It implements any of these hooks with ``@harness.hookimpl``; each returns a list of
-specs from :mod:`harness.specs`. Specs are validated when the plugin registers.
+It implements any of these hooks with ``@bench_gnn.hookimpl``; each returns a list of
+specs from :mod:`bench_gnn.specs`. Specs are validated when the plugin registers.
 """
 
 from __future__ import annotations
@@ -15,19 +15,19 @@ hookimpl = pluggy.HookimplMarker("bench")
 
 @hookspec
 def bench_models():
-    """Return a list of :class:`harness.specs.ModelSpec`."""
+    """Return a list of :class:`bench_gnn.specs.ModelSpec`."""
 
 
 @hookspec
 def bench_datasets():
-    """Return a list of :class:`harness.specs.DatasetSpec`."""
+    """Return a list of :class:`bench_gnn.specs.DatasetSpec`."""
 
 
 @hookspec
 def bench_metrics():
-    """Return a list of :class:`harness.specs.MetricSpec`."""
+    """Return a list of :class:`bench_gnn.specs.MetricSpec`."""
 
 
 @hookspec
 def bench_suites():
-    """Return a list of :class:`harness.specs.SuiteSource` (YAML files or mappings)."""
+    """Return a list of :class:`bench_gnn.specs.SuiteSource` (YAML files or mappings)."""

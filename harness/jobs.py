@@ -9,16 +9,15 @@ key; anything else carries a variant label that says what differs.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.data.cards import load_card
-from harness.errors import UsageError, unknown_name
-from harness.plugin_manager import Plugins
-from harness.suite import Suite
+from bench_gnn.data.cards import load_card
+from bench_gnn.errors import UsageError, unknown_name
+from bench_gnn.plugin_manager import Plugins
+from bench_gnn.suite import Suite, grid_points
 
 FULL = "full"
 
@@ -47,11 +46,6 @@ class Job:
         return f"{self.model} on {self.dataset} split {self.split}" + (f" [{tuned}]" if tuned else "")
 
 
-def _grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    keys = sorted(grid)
-    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
-
-
 def _cell_jobs(suite: Suite, plugins: Plugins, dataset: str, model: str, runs: Sequence[tuple[int, int]]) -> list[Job]:
     dataset_spec = plugins.datasets.get(dataset)
     model_entry = plugins.models.get(model)
@@ -59,7 +53,7 @@ def _cell_jobs(suite: Suite, plugins: Plugins, dataset: str, model: str, runs: S
     metric = suite.datasets[dataset]["metric"]
     base, grid = suite.models[model]["hparams"], suite.models[model]["grid"]
     jobs = []
-    for point in _grid_points(grid):
+    for point in grid_points(grid):
         hparams = {**base, **point}
         config_id = content_hash({"model": model, "hparams": hparams}, 12)
         for split, seed in runs:

@@ -23,9 +23,9 @@ from typing import Any
 
 from tabulate import tabulate
 
-from harness.errors import UsageError
-from harness.jobs import FULL
-from harness.suite import Suite
+from bench_gnn.errors import UsageError
+from bench_gnn.jobs import FULL
+from bench_gnn.suite import Suite
 
 FORMATS = ("markdown", "csv", "latex", "html", "json")
 

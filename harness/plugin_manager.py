@@ -21,10 +21,10 @@ from typing import Any
 
 import pluggy
 
-from harness import hookspecs
-from harness.errors import BenchError, PluginError, unknown_name
-from harness.registry import PluginInfo, Registry
-from harness.specs import DatasetSpec, MetricSpec, ModelSpec, SuiteSource
+from bench_gnn import hookspecs
+from bench_gnn.errors import BenchError, PluginError, unknown_name
+from bench_gnn.registry import PluginInfo, Registry
+from bench_gnn.specs import DatasetSpec, MetricSpec, ModelSpec, SuiteSource
 
 GROUP = "bench"
 DISTRIBUTION = "bench-gnn"
@@ -126,12 +126,12 @@ def _register(manager: pluggy.PluginManager, result: Plugins, info: PluginInfo, 
 
 def _collect(manager: pluggy.PluginManager, module: Any) -> list[tuple[str, str, Any]]:
     """Call the plugin's own hook implementations and validate what they return."""
-    from harness.suite import read_suite_source
+    from bench_gnn.suite import read_suite_source
 
     found = []
     for caller in manager.get_hookcallers(module) or ():
         if caller.name not in HOOKS:
-            raise unknown_name("hook", caller.name, HOOKS, hint="Hooks are listed in harness/hookspecs.py.")
+            raise unknown_name("hook", caller.name, HOOKS, hint="Hooks are listed in bench_gnn.hookspecs.")
         kind, spec_type = HOOKS[caller.name]
         hook = caller.name
         impls = [impl for impl in caller.get_hookimpls() if impl.plugin is module]

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from harness.errors import PluginError, UsageError, unknown_name
+from bench_gnn.errors import PluginError, UsageError, unknown_name
 
 T = TypeVar("T")
 

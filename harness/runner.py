@@ -20,17 +20,17 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from harness import __version__
-from harness.data.cards import load_card
-from harness.data.context import DataContext
-from harness.environment import device_name, git_commit, peak_memory_bytes, reset_peak_memory
-from harness.errors import DataError, ExitCode, JobError
-from harness.jobs import Job
-from harness.plugin_manager import Plugins, python_versions
-from harness.protocols import PROTOCOLS
-from harness.protocols.base import ProtocolContext, seed_everything
-from harness.store import Store
-from harness.suite import Suite
+from bench_gnn import __version__
+from bench_gnn.data.cards import load_card
+from bench_gnn.data.context import DataContext
+from bench_gnn.environment import device_name, git_commit, peak_memory_bytes, reset_peak_memory
+from bench_gnn.errors import DataError, ExitCode, JobError
+from bench_gnn.jobs import Job
+from bench_gnn.plugin_manager import Plugins, python_versions
+from bench_gnn.protocols import PROTOCOLS
+from bench_gnn.protocols.base import ProtocolContext, seed_everything
+from bench_gnn.store import Store
+from bench_gnn.suite import Suite
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The public plugin contract: what a plugin contributes through the ``bench_*`` hooks.
 
-A plugin module implements one or more hooks (see :mod:`harness.hookspecs`) that
+A plugin module implements one or more hooks (see :mod:`bench_gnn.hookspecs`) that
 return lists of these specs. First-party models, datasets, metrics and suites use
 exactly this contract; nothing here needs subclassing.
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import PluginError
+from bench_gnn.errors import PluginError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 TASKS = ("node", "graph")
@@ -100,6 +100,11 @@ class ModelSpec:
             nothing else (unknown keys are rejected before training).
         tasks: task kinds the model supports (``"node"``, ``"graph"``).
         description: one line for ``bench list models``.
+        check: ``check(hparams: Mapping)`` validates one complete set of
+            hyper-parameters (the defaults with a suite's values and one grid point
+            applied) and raises :class:`ConfigError` naming the key and the rule.
+            It is called for every grid point when a suite loads, before any
+            training, so it must be cheap (no torch).
     """
 
     name: str
@@ -107,12 +112,15 @@ class ModelSpec:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     tasks: frozenset[str] = frozenset({"node"})
     description: str = ""
+    check: Callable[[Mapping[str, Any]], Any] | None = None
 
     def __post_init__(self) -> None:
         _check_name("model", self.name)
         _check_callable("model", self.name, "build", self.build)
         if not isinstance(self.defaults, Mapping):
             raise PluginError(f"model {self.name!r}: defaults must be a mapping")
+        if self.check is not None:
+            _check_callable("model", self.name, "check", self.check)
         object.__setattr__(self, "tasks", frozenset(self.tasks))
         _check_tasks("model", self.name, self.tasks)
 

@@ -15,12 +15,12 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.errors import DataError
+from bench_gnn.errors import DataError
+from bench_gnn.files import atomic_write
 
 SCHEMA = 1
 
@@ -47,17 +47,9 @@ class Store:
 
     def write(self, record: dict[str, Any]) -> Path:
         target = self.path(record["key"])
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{record['key']}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(record, fh, indent=2, sort_keys=True, default=str)
-                fh.write("\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_write(target, "w") as fh:
+            json.dump(record, fh, indent=2, sort_keys=True, default=str)
+            fh.write("\n")
         return target
 
     @contextlib.contextmanager

@@ -29,6 +29,7 @@ structure (``protocol_args.steps=200``, ``models.GCN.hparams.hidden=64``).
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,11 +37,11 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from harness.errors import ConfigError, PluginError, unknown_name
-from harness.specs import SuiteSource
+from bench_gnn.errors import BenchError, ConfigError, PluginError, unknown_name
+from bench_gnn.specs import SuiteSource
 
 if TYPE_CHECKING:
-    from harness.plugin_manager import Plugins
+    from bench_gnn.plugin_manager import Plugins
 
 TOP_KEYS = {
     "name", "version", "description", "task", "protocol", "protocol_args", "splits", "seeds",
@@ -152,7 +153,7 @@ def validate_suite(raw: Mapping[str, Any], plugins: Plugins) -> Suite:
     for key in REQUIRED:
         if key not in raw:
             raise ConfigError(f"{where}: missing required key {key!r}")
-    from harness.protocols import PROTOCOLS
+    from bench_gnn.protocols import PROTOCOLS
 
     if raw["protocol"] not in PROTOCOLS:
         raise ConfigError(f"{where}: " + str(unknown_name("protocol", raw["protocol"], PROTOCOLS)))
@@ -181,6 +182,9 @@ def validate_suite(raw: Mapping[str, Any], plugins: Plugins) -> Suite:
                     + str(unknown_name("hyper-parameter", key, spec.defaults, hint="Valid keys are the model's defaults."))
                 )
         hparams = {**spec.defaults, **{k: v for k, v in suite_hparams.items() if k in spec.defaults}, **own}
+        if spec.check is not None:
+            for point in grid_points(grid):
+                _check_hparams(spec, {**hparams, **point}, where)
         models[name] = {"hparams": hparams, "grid": grid}
     for key in list(suite_hparams) + list(suite_grid):
         if not any(key in plugins.models.get(m).spec.defaults for m in models):
@@ -208,6 +212,20 @@ def validate_suite(raw: Mapping[str, Any], plugins: Plugins) -> Suite:
         source=str(where),
         raw={k: v for k, v in raw.items() if not k.startswith("_")},
     )
+
+
+def grid_points(grid: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
+    """Every combination of a grid's values, keys in sorted order."""
+    keys = sorted(grid)
+    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+
+
+def _check_hparams(spec: Any, hparams: dict[str, Any], where: str) -> None:
+    try:
+        spec.check(dict(hparams))
+    except BenchError as exc:
+        shown = ", ".join(f"{k}={v!r}" for k, v in sorted(hparams.items()))
+        raise ConfigError(f"{where}: model {spec.name!r}: {exc} (hyper-parameters: {shown})") from exc
 
 
 def _lookup(registry: Any, name: str, where: str) -> Any:

@@ -1,19 +1,23 @@
-"""Where the first-party dataset cards live: the top-level ``datasets/`` folder."""
+"""Where the first-party dataset cards live: the package data ``bench_gnn.datasets``.
+
+In the repository they are the top-level ``datasets/`` folder; an installed wheel
+carries them as ``bench_gnn/datasets/*.yaml``.
+"""
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
-from harness.errors import PluginError
+from bench_gnn import PluginError
 
-CARDS = Path(__file__).resolve().parents[1] / "datasets"
+
+def cards_folder() -> Path:
+    return Path(str(resources.files("bench_gnn.datasets")))
 
 
 def card_path(name: str) -> Path:
-    path = CARDS / f"{name}.yaml"
+    path = cards_folder() / f"{name}.yaml"
     if not path.exists():
-        raise PluginError(
-            f"dataset card {path} is missing; install bench from its source tree (pip install -e .) so that "
-            f"datasets/ is available"
-        )
+        raise PluginError(f"dataset card {path} is missing from the installed bench-gnn; reinstall it")
     return path

@@ -35,10 +35,10 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected
 
-from harness import DatasetSpec, SuiteSource, hookimpl
-from harness.data.context import DataContext
-from harness.errors import DataError
-from plugins.cards import card_path
+from bench_gnn import DatasetSpec, SuiteSource, hookimpl
+from bench_gnn.data.context import DataContext
+from bench_gnn.errors import DataError
+from bench_gnn.plugins.cards import card_path
 
 NAMES = (
     "roman-empire", "amazon-ratings", "minesweeper", "tolokers", "questions",

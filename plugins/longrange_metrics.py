@@ -30,7 +30,7 @@ from torchmetrics.functional.classification import binary_average_precision
 from torchmetrics.regression import MeanAbsoluteError
 from torchmetrics.utilities import dim_zero_cat
 
-from harness import MetricSpec, hookimpl
+from bench_gnn import MetricSpec, hookimpl
 
 MRR_VARIANTS = ("raw", "filtered", "filtered_no_self")
 

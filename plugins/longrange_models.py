@@ -45,9 +45,9 @@ from torch import Tensor, nn
 from torch_geometric.nn import GCNConv, GINEConv, GPSConv, global_mean_pool
 from torch_geometric.utils import scatter
 
-from harness import ModelSpec, TaskInfo, hookimpl
-from harness.encodings import LAPPE_MISSING, graph_layout as _graph_layout, laplacian_pe, propagator as _propagator, random_walk_se
-from harness.errors import UsageError
+from bench_gnn import ModelSpec, TaskInfo, hookimpl
+from bench_gnn.graph.encodings import LAPPE_MISSING, graph_layout as _graph_layout, laplacian_pe, propagator as _propagator, random_walk_se
+from bench_gnn.errors import UsageError
 
 PE_KINDS = ("none", "lappe", "rwse")
 LEVELS = ("graph", "node", "root")

@@ -30,7 +30,7 @@ Packed graphs (what a GPU-resident batcher reads): ``dataset.packed`` is a :clas
 holding every graph of the dataset in a few tensors, with per-graph pointers; node indices in
 ``edge_index`` are local to each graph. ``PackedGraphs.gather(idx)`` builds a PyG ``Batch`` of
 the graphs ``idx`` with tensor operations only (no per-graph Python work). The same storage is
-the dataset's ``_data`` / ``slices``, so ``harness.batching.ResidentGraphs`` reuses it as is.
+the dataset's ``_data`` / ``slices``, so ``bench_gnn.graph.batching.ResidentGraphs`` reuses it as is.
 
 The online-only datasets are downloaded by PyG into ``ctx.work_dir`` when a network is
 available. Offline, they fail in a few seconds with a :class:`DataError` naming the folder and
@@ -52,14 +52,12 @@ What remains
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
 import pickle
 import socket
 import sys
-import tempfile
 import time
 import urllib.error
 from collections.abc import Mapping
@@ -69,14 +67,15 @@ from pathlib import Path
 import torch
 from torch_geometric.data import Batch, Data, InMemoryDataset
 
-from harness import DatasetSpec, SuiteSource, hookimpl
-from harness.encodings import random_walk_se
-from harness.errors import DataError, UsageError
-from harness.specs import GraphTaskData
+from bench_gnn import DatasetSpec, SuiteSource, hookimpl
+from bench_gnn.plugins.cards import card_path
+from bench_gnn.files import atomic_write, file_digest
+from bench_gnn.graph.encodings import random_walk_se
+from bench_gnn.errors import DataError, UsageError
+from bench_gnn.specs import GraphTaskData
 
 log = logging.getLogger(__name__)
 
-CARDS = Path(__file__).resolve().parents[1] / "datasets"
 SPLITS = ("train", "val", "test")
 
 PEPTIDES_DIR = "lrgb/peptides-functional"
@@ -301,11 +300,7 @@ def random_walk_se_packed(packed: PackedGraphs, steps: int, graphs_per_chunk: in
 
 
 def _check_md5(dataset: str, local: Path, path: str) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(local, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    actual, expected = digest.hexdigest(), PEPTIDES_MD5[path]
+    actual, expected = file_digest(local, "md5"), PEPTIDES_MD5[path]
     if actual != expected:
         raise DataError(
             f"dataset {dataset!r}: MD5 mismatch for {path} ({local}): expected {expected}, got {actual}. "
@@ -401,14 +396,8 @@ def _read_packed(path: Path) -> dict | None:
 
 
 def _write_packed(stored: dict, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".packed-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(stored, fh)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_write(path) as fh:
+        torch.save(stored, fh)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -557,7 +546,7 @@ def bench_datasets():
             name="peptides-func",
             task="graph",
             load=load_peptides_func,
-            card=CARDS / "peptides-func.yaml",
+            card=card_path("peptides-func"),
             metric="ap",
             description="LRGB Peptides-func: 15,535 peptide graphs (ogb smiles2graph), 10-label AP, stratified split",
         ),
@@ -565,7 +554,7 @@ def bench_datasets():
             name="peptides-struct",
             task="graph",
             load=load_peptides_struct,
-            card=CARDS / "peptides-struct.yaml",
+            card=card_path("peptides-struct"),
             metric="mae",
             description="LRGB Peptides-struct: 11-target graph regression (MAE); PyG downloads it when online",
         ),
@@ -573,7 +562,7 @@ def bench_datasets():
             name="pascalvoc-sp",
             task="graph",
             load=_superpixels_loader("pascalvoc-sp", 21),
-            card=CARDS / "pascalvoc-sp.yaml",
+            card=card_path("pascalvoc-sp"),
             metric="f1_macro",
             description="LRGB PascalVOC-SP: superpixel node classification, 21 classes; features standardised "
             "with train-split statistics; PyG downloads it when online",
@@ -582,7 +571,7 @@ def bench_datasets():
             name="coco-sp",
             task="graph",
             load=_superpixels_loader("coco-sp", 81),
-            card=CARDS / "coco-sp.yaml",
+            card=card_path("coco-sp"),
             metric="f1_macro",
             description="LRGB COCO-SP: superpixel node classification, 81 classes; features standardised "
             "with train-split statistics; PyG downloads it when online",
@@ -591,7 +580,7 @@ def bench_datasets():
             name="pcqm-contact",
             task="graph",
             load=load_pcqm_contact,
-            card=CARDS / "pcqm-contact.yaml",
+            card=card_path("pcqm-contact"),
             metric="mrr_filtered",
             description="LRGB PCQM-Contact: contact link prediction (MRR); not runnable yet (no edge-level protocol)",
         ),
@@ -600,7 +589,7 @@ def bench_datasets():
                 name=f"city-{city}",
                 task="node",
                 load=_city_loader(city),
-                card=CARDS / f"city-{city}.yaml",
+                card=card_path(f"city-{city}"),
                 metric="accuracy",
                 description=f"City-Networks {city}: road junctions, 10 eccentricity classes; "
                 "PyG downloads it when online",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, MulticlassAccuracy, MulticlassAUROC
 
-from harness import MetricSpec, hookimpl
+from bench_gnn import MetricSpec, hookimpl
 
 
 def accuracy(num_classes: int):

@@ -72,8 +72,8 @@ from torch_geometric.nn.conv import SimpleConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import scatter, softmax
 
-from harness import ModelSpec, TaskInfo, hookimpl
-from harness.errors import UsageError
+from bench_gnn import ModelSpec, TaskInfo, hookimpl
+from bench_gnn.errors import UsageError
 
 DEFAULTS: Mapping[str, Any] = {
     "hidden": 512,

@@ -55,8 +55,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data, Dataset
 
-from harness import DatasetSpec, hookimpl
-from harness.specs import GraphTaskData
+from bench_gnn import DatasetSpec, hookimpl
+from bench_gnn.specs import GraphTaskData
 
 DEFAULT_SEED = 0
 TREE_DEPTHS = range(2, 9)

@@ -16,7 +16,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
-from harness import DatasetSpec, SuiteSource, hookimpl
+from bench_gnn import DatasetSpec, SuiteSource, hookimpl
 
 LEVELS = {"csbm-homophilous": 0.8, "csbm-mixed": 0.5, "csbm-heterophilous": 0.2}
 

@@ -43,7 +43,7 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 @pytest.fixture(scope="session")
 def plugins():
-    from harness.plugin_manager import load_plugins
+    from bench_gnn.plugin_manager import load_plugins
 
     return load_plugins()
 
@@ -57,7 +57,7 @@ def bench_cli():
     def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 300):
         full_env = {**os.environ, **(env or {})}
         return subprocess.run(
-            [sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, env=full_env, cwd=cwd,
+            [sys.executable, "-m", "bench_gnn.cli", *args], capture_output=True, text=True, env=full_env, cwd=cwd,
             timeout=timeout, stdin=subprocess.DEVNULL,
         )
 
@@ -67,7 +67,7 @@ def bench_cli():
 @pytest.fixture
 def bench_main(capsys):
     """Run ``bench`` in this process (fast); returns (exit code, stdout, stderr)."""
-    from harness.cli import main
+    from bench_gnn.cli import main
 
     def run(*args: str):
         code = main(list(args))
@@ -85,8 +85,8 @@ def peptides_cache(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     """
     import fcntl
 
-    from harness.plugin_manager import load_plugins
-    from harness.runner import RunOptions, load_dataset
+    from bench_gnn.plugin_manager import load_plugins
+    from bench_gnn.runner import RunOptions, load_dataset
 
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base

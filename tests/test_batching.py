@@ -7,7 +7,7 @@ import torch
 from torch_geometric.data import Batch, Data, InMemoryDataset
 from torch_geometric.loader import DataLoader
 
-from harness.batching import (
+from bench_gnn.graph.batching import (
     DeviceLoader,
     ResidentGraphs,
     ResidentLoader,

@@ -1,4 +1,4 @@
-"""Jacobian influence (harness.influence) and its plot (harness.plots), on hand-built toy models."""
+"""Jacobian influence (bench_gnn.graph.influence) and its plot (bench_gnn.graph.plots), on hand-built toy models."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import torch
 from torch import nn
 from torch_geometric.data import Data
 
-from harness.errors import UsageError
-from harness.influence import hop_distances, influence_profile, node_influence
-from harness.plots import plot_influence
+from bench_gnn.errors import UsageError
+from bench_gnn.graph.influence import hop_distances, influence_profile, node_influence
+from bench_gnn.graph.plots import plot_influence
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -151,7 +151,7 @@ def test_global_attention_mass_beyond_h_and_across_components_is_counted_not_dro
 
 @pytest.mark.parametrize("mode", ["one pass per output", "batched passes"])
 def test_batched_and_single_backward_passes_give_the_same_jacobian(mode, monkeypatch):
-    import harness.influence as influence_module
+    import bench_gnn.graph.influence as influence_module
 
     if mode == "one pass per output":
         monkeypatch.setattr(influence_module, "GRAD_BUDGET", 1)

@@ -16,7 +16,6 @@ A card is a YAML mapping::
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,8 @@ from typing import Any
 
 import yaml
 
-from harness.errors import DataError, PluginError
+from bench_gnn.errors import DataError, PluginError
+from bench_gnn.files import file_digest
 
 REQUIRED_KEYS = ("name", "source", "license", "citation")
 
@@ -83,14 +83,6 @@ def load_card(card: Mapping[str, Any] | Path, dataset: str) -> Card:
     )
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_file(path: Path, expected: CardFile, dataset: str) -> None:
     """Refuse a file whose size or sha256 differs from the card."""
     actual_bytes = path.stat().st_size
@@ -100,7 +92,7 @@ def verify_file(path: Path, expected: CardFile, dataset: str) -> None:
             f"(truncated or corrupted). Replace it with the original file ({expected.url or 'see the card source'})."
         )
     if expected.sha256:
-        actual = sha256_of(path)
+        actual = file_digest(path, "sha256")
         if actual != expected.sha256:
             raise DataError(
                 f"dataset {dataset!r}: checksum mismatch for {path}: expected sha256 {expected.sha256}, "

@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.data.cards import Card, CardFile, verify_file
-from harness.errors import DataError
+from bench_gnn.data.cards import Card, CardFile, verify_file
+from bench_gnn.errors import DataError
+from bench_gnn.files import atomic_copy, atomic_write
 
 DATA_DIR_ENV = "BENCH_DATA_DIR"
 CACHE_DIR_ENV = "BENCH_CACHE_DIR"
@@ -70,7 +70,7 @@ class DataContext:
         source = self.data_dir / path if self.data_dir else None
         if source is not None and source.exists():
             verify_file(source, entry, self.dataset)
-            _atomic_copy(source, cached)
+            atomic_copy(source, cached)
             return cached
         if entry.url and self.allow_download:
             self._download(entry, cached)
@@ -94,30 +94,13 @@ class DataContext:
         return msg
 
     def _download(self, entry: CardFile, target: Path) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".download-")
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(entry.url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
+            with atomic_write(target) as out, urllib.request.urlopen(entry.url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
                 shutil.copyfileobj(resp, out)
-            verify_file(Path(tmp), entry, self.dataset)
-            os.replace(tmp, target)
+                out.flush()
+                verify_file(Path(out.name), entry, self.dataset)
         except (urllib.error.URLError, socket.timeout, OSError) as exc:
             raise DataError(
                 f"dataset {self.dataset!r}: cannot download {entry.url} ({exc}). Offline? Place the file at "
                 f"<data dir>/{entry.path} and pass --data-dir or set {DATA_DIR_ENV}."
             ) from exc
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-
-
-def _atomic_copy(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".copy-")
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

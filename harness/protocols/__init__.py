@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.protocols.base import ProtocolContext, ProtocolResult
+from bench_gnn.protocols.base import ProtocolContext, ProtocolResult
 
 
 def _node_full_batch(ctx: ProtocolContext) -> ProtocolResult:
-    from harness.protocols.node_full_batch import run
+    from bench_gnn.protocols.node_full_batch import run
 
     return run(ctx)
 
 
 def _graph_minibatch(ctx: ProtocolContext) -> ProtocolResult:
-    from harness.protocols.graph_minibatch import run
+    from bench_gnn.protocols.graph_minibatch import run
 
     return run(ctx)
 
@@ -28,7 +28,7 @@ PROTOCOLS: dict[str, Any] = {
 def check_args(protocol: str, args: dict[str, Any]) -> None:
     """Validate a suite's protocol_args before any training starts."""
     if protocol == "node-full-batch":
-        from harness.protocols.node_full_batch import resolve_args
+        from bench_gnn.protocols.node_full_batch import resolve_args
     else:
-        from harness.protocols.graph_minibatch import resolve_args
+        from bench_gnn.protocols.graph_minibatch import resolve_args
     resolve_args(dict(args))

@@ -2,7 +2,7 @@
 
 A protocol is a function ``run(ctx: ProtocolContext) -> ProtocolResult`` that trains
 one model on one split (or seed) of one dataset and evaluates it. It raises
-:class:`harness.errors.NonFiniteLossError` on a NaN/inf loss; any other exception
+:class:`bench_gnn.errors.NonFiniteLossError` on a NaN/inf loss; any other exception
 is recorded by the runner as a failed job.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from harness.errors import JobError, NonFiniteLossError
-from harness.specs import MetricSpec, ModelSpec, TaskInfo
+from bench_gnn.errors import JobError, NonFiniteLossError
+from bench_gnn.specs import MetricSpec, ModelSpec, TaskInfo
 
 
 @dataclass

@@ -23,13 +23,13 @@ plateau_factor      0.5         plateau: lr multiplier
 plateau_patience    20          plateau: evaluations without improvement
 min_lr              1e-5        plateau: lower bound on the lr
 eval_every          1           evaluate val and test every k epochs (and last)
-resident            "auto"      batch on the device (see :mod:`harness.batching`)
+resident            "auto"      batch on the device (see :mod:`bench_gnn.graph.batching`)
 influence_hops      0           H of the Jacobian influence profile; 0 skips it
 influence_nodes     32          output nodes sampled from the test graphs
 ==================  ==========  ==================================================
 
 With ``influence_hops > 0`` the trained model (final epoch) is measured with
-:func:`harness.influence.influence_profile` on the test graphs; the profile and
+:func:`bench_gnn.graph.influence.influence_profile` on the test graphs; the profile and
 ``R`` go to the record's ``extras["influence"]``.
 
 Losses by ``GraphTaskData.target``: multilabel, binary cross-entropy on the
@@ -53,16 +53,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from harness.batching import graph_loaders
-from harness.errors import ConfigError, DataError
-from harness.protocols.base import (
+from bench_gnn.graph.batching import graph_loaders
+from bench_gnn.errors import ConfigError, DataError
+from bench_gnn.protocols.base import (
     ProtocolContext,
     ProtocolResult,
     build_model,
     check_finite,
     seed_everything,
 )
-from harness.specs import GraphTaskData, TaskInfo
+from bench_gnn.specs import GraphTaskData, TaskInfo
 
 DEFAULTS: Mapping[str, Any] = {
     "epochs": 250,
@@ -142,7 +142,7 @@ def run(ctx: ProtocolContext) -> ProtocolResult:
     extras = {"seconds_per_epoch": train_seconds / epochs, "resident": resident, "peak_memory_bytes": peak,
               "over_budget": over_budget}
     if args["influence_hops"]:
-        from harness.influence import influence_profile
+        from bench_gnn.graph.influence import influence_profile
 
         extras["influence"] = influence_profile(
             model, data, args["influence_hops"], args["influence_nodes"], seed=ctx.seed,

@@ -16,9 +16,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from harness.errors import ConfigError, JobError
-from harness.protocols.base import ProtocolContext, ProtocolResult, build_model, check_finite
-from harness.specs import TaskInfo
+from bench_gnn.errors import ConfigError, JobError
+from bench_gnn.protocols.base import ProtocolContext, ProtocolResult, build_model, check_finite
+from bench_gnn.specs import TaskInfo
 
 DEFAULTS: dict[str, Any] = {"steps": 1000, "lr": 3e-5, "weight_decay": 0.0, "eval_every": 1}
 

@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from harness.data.cards import load_card
-from harness.data.context import DataContext
-from harness.errors import DataError
+from bench_gnn.data.cards import load_card
+from bench_gnn.data.context import DataContext
+from bench_gnn.errors import DataError
 
 MINESWEEPER = "heterophilous/minesweeper/raw/minesweeper.npz"
 

@@ -9,8 +9,8 @@ import statistics
 
 import pytest
 
-from harness.api import load_suite
-from harness.leaderboard import build_boards, render
+from bench_gnn.api import load_suite
+from bench_gnn.leaderboard import build_boards, render
 
 
 @pytest.fixture

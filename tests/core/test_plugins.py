@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import ModelSpec, hookimpl
-from harness.errors import ExitCode, PluginError, UsageError
-from harness.plugin_manager import load_plugins
+from bench_gnn import ModelSpec, hookimpl
+from bench_gnn.errors import ExitCode, PluginError, UsageError
+from bench_gnn.plugin_manager import load_plugins
 
 FAKE = Path(__file__).resolve().parents[1] / "fake_plugin"
 

@@ -8,10 +8,10 @@ import types
 import torch
 import yaml
 
-from harness import ModelSpec, hookimpl
-from harness.api import run
-from harness.errors import ExitCode
-from harness.plugin_manager import load_plugins
+from bench_gnn import ModelSpec, hookimpl
+from bench_gnn.api import run
+from bench_gnn.errors import ExitCode
+from bench_gnn.plugin_manager import load_plugins
 
 
 class Exploding(torch.nn.Module):
@@ -99,6 +99,6 @@ def test_record_carries_what_a_reviewer_needs(tmp_path, plugins):
     assert record["num_params"] == sum(
         p.numel() for p in
         plugins.models.get("GCN").spec.build(
-            __import__("harness").TaskInfo("node", 16, 3), {**plugins.models.get("GCN").spec.defaults, "hidden": 8}
+            __import__("bench_gnn").TaskInfo("node", 16, 3), {**plugins.models.get("GCN").spec.defaults, "hidden": 8}
         ).parameters()
     )

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from harness.store import Store, read_records
+from bench_gnn.store import Store, read_records
 
 ARGS = ["run", "--suite", "smoke", "--steps", "40", "--no-progress", "--no-leaderboard", "--device", "cpu"]
 TOTAL = 18
@@ -16,7 +16,7 @@ TOTAL = 18
 
 def _start(results, *extra, **kw):
     return subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", *ARGS, "--results", str(results), *extra],
+        [sys.executable, "-m", "bench_gnn.cli", *ARGS, "--results", str(results), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
         env={**os.environ, "OMP_NUM_THREADS": "1"}, **kw,
     )
@@ -52,7 +52,7 @@ def test_claim_is_exclusive_across_processes(tmp_path):
     with store.claim("job") as mine:
         assert mine
         code = (
-            "from harness.store import Store; import sys; s = Store(sys.argv[1], 's')\n"
+            "from bench_gnn.store import Store; import sys; s = Store(sys.argv[1], 's')\n"
             "with s.claim('job') as m: print(m)"
         )
         other = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)

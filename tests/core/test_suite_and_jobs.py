@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.api import load_suite
-from harness.errors import ConfigError, UsageError
-from harness.jobs import FULL, expand
-from harness.suite import apply_overrides, read_suite_file, validate_suite
+from bench_gnn.api import load_suite
+from bench_gnn.errors import ConfigError, UsageError
+from bench_gnn.jobs import FULL, expand
+from bench_gnn.suite import apply_overrides, read_suite_file, validate_suite
 
 SMOKE = Path(__file__).resolve().parents[2] / "plugins" / "suites" / "smoke.yaml"
 

@@ -1,4 +1,4 @@
-"""Tests for harness.data.stats: hand-built graphs, a loop reference, and the real heterophilous files."""
+"""Tests for bench_gnn.graph.stats: hand-built graphs, a loop reference, and the real heterophilous files."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from harness.data import stats
-from harness.data.stats import (
+from bench_gnn.graph import stats
+from bench_gnn.graph.stats import (
     adjusted_homophily,
     duplicate_nodes,
     edge_homophily,
@@ -21,7 +21,7 @@ from harness.data.stats import (
     label_informativeness,
     to_simple_undirected,
 )
-from harness.errors import UsageError
+from bench_gnn.errors import UsageError
 
 
 def undirected(pairs: list[tuple[int, int]]) -> torch.Tensor:

@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from harness.data.cards import load_card
-from harness.runner import RunOptions, load_dataset
+from bench_gnn.data.cards import load_card
+from bench_gnn.runner import RunOptions, load_dataset
 
 LOCAL = ["minesweeper", "tolokers", "chameleon-filtered", "squirrel-filtered"]
 

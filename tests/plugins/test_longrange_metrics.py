@@ -11,8 +11,8 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score, f1_score, mean_absolute_error
 
-import plugins.longrange_metrics as lm
-from harness.specs import MetricSpec
+import bench_gnn.plugins.longrange_metrics as lm
+from bench_gnn.specs import MetricSpec
 
 
 def ogb_evaluator(name: str):

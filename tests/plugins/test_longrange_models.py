@@ -10,9 +10,9 @@ import torch
 from torch_geometric.data import Batch, Data
 from torch_geometric.utils import get_laplacian, to_dense_adj
 
-from harness import ModelSpec, TaskInfo
-from harness.errors import UsageError
-from plugins import longrange_models as lr
+from bench_gnn import ModelSpec, TaskInfo
+from bench_gnn.errors import UsageError
+from bench_gnn.plugins import longrange_models as lr
 
 NAMES = ["LRGB-GCN", "GINE", "GatedGCN", "GPS", "Transformer-LapPE", "DRew-GCN"]
 SPECS = {spec.name: spec for spec in lr.bench_models()}

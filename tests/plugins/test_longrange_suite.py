@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from harness.cli import main
+from bench_gnn.cli import main
 
 LABEL_FREQUENCY_AP = 0.1647  # AP of constant train-label-frequency scores on the test split
 

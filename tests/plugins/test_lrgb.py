@@ -17,11 +17,11 @@ import torch
 from torch_geometric.data import Batch, Data, InMemoryDataset
 from torch_geometric.loader import DataLoader
 
-from harness.data.cards import load_card
-from harness.data.context import DataContext
-from harness.errors import DataError, UsageError
-from harness.specs import GraphTaskData
-from plugins import lrgb
+from bench_gnn.data.cards import load_card
+from bench_gnn.data.context import DataContext
+from bench_gnn.errors import DataError, UsageError
+from bench_gnn.specs import GraphTaskData
+from bench_gnn.plugins import lrgb
 
 CSV = "lrgb/peptides-functional/raw/peptide_multi_class_dataset.csv.gz"
 SPLIT = "lrgb/peptides-functional/splits_random_stratified_peptide.pickle"
@@ -134,7 +134,7 @@ def test_dataset_works_with_pyg_loader(peptides):
 
 
 def test_harness_resident_batcher_reuses_the_collated_storage(peptides):
-    from harness.batching import ResidentGraphs
+    from bench_gnn.graph.batching import ResidentGraphs
 
     task = peptides[0]
     val = task.dataset[task.splits["val"]]  # an index view over the same storage
@@ -294,7 +294,7 @@ def test_standardize_features_does_not_modify_its_input_by_default():
 
 
 def test_precomputed_rwse_equals_the_per_batch_encoding(peptides):
-    from harness.encodings import random_walk_se
+    from bench_gnn.graph.encodings import random_walk_se
 
     task = peptides[0]
     batch = task.dataset.packed.gather(torch.tensor([0, 17, 15534, 4242]))

@@ -10,10 +10,10 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.nn import TransformerConv
 
-from harness import TaskInfo, hookspecs
-from harness.errors import UsageError
-from plugins import node_models
-from plugins.node_models import DEFAULTS, Graph, build_model, check_hparams
+from bench_gnn import TaskInfo, hookspecs
+from bench_gnn.errors import UsageError
+from bench_gnn.plugins import node_models
+from bench_gnn.plugins.node_models import DEFAULTS, Graph, build_model, check_hparams
 
 NAMES = ["ResNet", "GCN", "SAGE", "GAT", "GAT-sep", "GT", "GT-sep"]
 SMALL = {"hidden": 16, "heads": 4}

@@ -7,9 +7,9 @@ from collections import deque
 import pytest
 import torch
 
-import plugins.probes as probes
-from harness.data.cards import load_card
-from harness.specs import GraphTaskData
+import bench_gnn.plugins.probes as probes
+from bench_gnn.data.cards import load_card
+from bench_gnn.specs import GraphTaskData
 
 
 def specs():

@@ -10,10 +10,10 @@ from torch_geometric.data import Data
 from torch_geometric.nn import GCNConv, global_mean_pool
 from torchmetrics.classification import MulticlassAccuracy, MultilabelAveragePrecision
 
-from harness.errors import ConfigError, NonFiniteLossError
-from harness.protocols.base import ProtocolContext
-from harness.protocols.graph_minibatch import run
-from harness.specs import GraphTaskData, MetricSpec, ModelSpec, TaskInfo
+from bench_gnn.errors import ConfigError, NonFiniteLossError
+from bench_gnn.protocols.base import ProtocolContext
+from bench_gnn.protocols.graph_minibatch import run
+from bench_gnn.specs import GraphTaskData, MetricSpec, ModelSpec, TaskInfo
 
 
 def ring(n: int) -> torch.Tensor:

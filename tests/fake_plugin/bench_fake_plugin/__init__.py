@@ -6,7 +6,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.nn import GCNConv
 
-from harness import DatasetSpec, ModelSpec, SuiteSource, hookimpl
+from bench_gnn import DatasetSpec, ModelSpec, SuiteSource, hookimpl
 
 
 class TwoLayerGCN(torch.nn.Module):

@@ -32,7 +32,7 @@ Model contract
       ``[num_nodes, out_dim]`` (``[num_nodes]`` is read as one output). A model returning one
       row per graph is accepted only for graphs with a boolean ``root_mask`` (the row is then
       the root's output, as in Tree-NeighborsMatch); a pooled graph-level output has no node
-      ``v`` and is refused with a :class:`~harness.errors.UsageError`.
+      ``v`` and is refused with a :class:`~bench_gnn.errors.UsageError`.
     * The model runs in ``eval()`` mode (restored afterwards); in eval mode its output at
       ``v`` must not depend on other graphs in the batch (true of every GNN without
       train-mode batch statistics).
@@ -55,7 +55,7 @@ import torch
 from scipy.sparse.csgraph import shortest_path
 from torch import Tensor
 
-from harness.errors import UsageError
+from bench_gnn.errors import UsageError
 
 GRAD_BUDGET = 1 << 24  # elements of batched gradients held at once (64 MiB in float32)
 
@@ -114,7 +114,7 @@ def influence_profile(
     Args:
         model: a model following the contract in the module docstring.
         data: one graph (a PyG ``Data``: node task), a sequence of graphs, or a
-            :class:`~harness.specs.GraphTaskData` (its ``split`` graphs, or all when
+            :class:`~bench_gnn.specs.GraphTaskData` (its ``split`` graphs, or all when
             ``split`` is ``None``).
         max_hops: ``H``, the last hop reported on its own.
         num_samples: number of output nodes ``v`` (``None``: every candidate node of a single

@@ -10,7 +10,7 @@ pairs. ``E = edge_index.shape[1]`` is therefore ``2|E|``, and the degree ``d(v)`
 columns whose source is ``v``. Every measure below is a ratio over the ``2|E|`` directed pairs, so it equals the
 same ratio over the ``|E|`` undirected edges. This is the convention of Platonov et al. (2023), and with it the
 measures reproduce the published figures (tolokers: h_edge 0.595, h_adj 0.093, LI 0.007). The measure functions
-refuse any other ``edge_index`` with a :class:`~harness.errors.UsageError`; :func:`to_simple_undirected` converts
+refuse any other ``edge_index`` with a :class:`~bench_gnn.errors.UsageError`; :func:`to_simple_undirected` converts
 an arbitrary one (for example a file that stores each edge once).
 
 Measures that are undefined for a graph (no edges, or a single class at the edge ends) come back as ``nan``.
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from harness.errors import UsageError
+from bench_gnn.errors import UsageError
 
 __all__ = [
     "adjusted_homophily",
@@ -35,7 +35,7 @@ __all__ = [
     "to_simple_undirected",
 ]
 
-_FIX = "use harness.data.stats.to_simple_undirected(edge_index, num_nodes) first"
+_FIX = "use bench_gnn.graph.stats.to_simple_undirected(edge_index, num_nodes) first"
 
 
 # --------------------------------------------------------------------------------------------- validation

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UsageError
-from harness.influence import is_profile
+from bench_gnn.errors import UsageError
+from bench_gnn.graph.influence import is_profile
 
 
 def plot_influence(
@@ -25,7 +25,7 @@ def plot_influence(
 
     Args:
         records_or_profiles: either ``{label: profile}`` with profiles as returned by
-            :func:`harness.influence.influence_profile`, or result records (mappings with a
+            :func:`bench_gnn.graph.influence.influence_profile`, or result records (mappings with a
             ``"model"`` and the profile under ``"influence"`` or ``extras["influence"]``;
             labelled ``model`` or ``model @ dataset`` when several datasets appear). Profiles
             sharing a label (seeds, splits) are averaged hop by hop.

@@ -53,7 +53,7 @@ from torch_geometric.data import Batch, Data, InMemoryDataset
 from torch_geometric.data.collate import collate
 from torch_geometric.loader import DataLoader
 
-from harness.errors import UsageError
+from bench_gnn.errors import UsageError
 
 __all__ = [
     "DEFAULT_MEMORY_FRACTION",
