@@ -50,8 +50,8 @@ from bench_gnn.data.cards import load_card
 from bench_gnn.data.context import DataContext, default_cache_dir, default_data_dir
 from bench_gnn.environment import cpu_name, git_commit, resolve_device
 from bench_gnn.plugin_manager import Plugins, load_plugins
-from bench_gnn.specs import MetricSpec, ModelSpec, TaskInfo
 from bench_gnn.plugins.heterophily import read_npz
+from bench_gnn.specs import MetricSpec, ModelSpec, TaskInfo
 
 SUITE = "heterophily"
 SPLIT = 0  # splits=1 runs split 0, seeded with 0 (Suite.runs)

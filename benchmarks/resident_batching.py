@@ -35,8 +35,8 @@ from torch_geometric.data import Data, InMemoryDataset
 from torch_geometric.loader import DataLoader
 from torch_geometric.nn import GCNConv, global_mean_pool
 
-from bench_gnn.graph.batching import ResidentGraphs
 from bench_gnn.environment import cpu_name
+from bench_gnn.graph.batching import ResidentGraphs
 
 NODE_VOCAB, EDGE_VOCAB, NUM_LABELS = 17, 5, 10  # synthetic value ranges
 EMBEDDING_ROWS = 128  # per node feature: covers OGB's atom features (atomic number < 119)

@@ -74,7 +74,7 @@ def load_plugins(strict: bool = False, extra: Iterable[tuple[str, Any]] = ()) ->
         info = PluginInfo(ep.name, ep.value, dist.name if dist else None, dist.version if dist else None)
         try:
             sources.append((info, ep.load()))
-        except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything on import
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             _fail(result, info, f"import failed: {type(exc).__name__}: {exc}", strict)

@@ -24,20 +24,18 @@ verified against ``datasets/<name>.yaml``; when missing and online, the file is
 downloaded from the authors' repository. The unfiltered chameleon and squirrel
 are here for ``bench data stats`` (they contain duplicate nodes that leak test
 data into training); the suite uses the filtered versions.
+
+This module (the ``heterophily`` entry point) imports neither numpy nor torch; the reader is
+:func:`bench_gnn.plugins.heterophily_npz.read_npz`, imported when a dataset is loaded.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-import torch
-from torch_geometric.data import Data
-from torch_geometric.utils import to_undirected
-
-from bench_gnn import DatasetSpec, SuiteSource, hookimpl
-from bench_gnn.data.context import DataContext
-from bench_gnn.errors import DataError
+from bench_gnn import DataContext, DatasetSpec, SuiteSource, hookimpl
 from bench_gnn.plugins.cards import card_path
 
 NAMES = (
@@ -45,39 +43,23 @@ NAMES = (
     "chameleon-filtered", "squirrel-filtered", "chameleon", "squirrel",
 )
 BINARY = {"minesweeper", "tolokers", "questions"}
-KEYS = ("node_features", "node_labels", "edges", "train_masks", "val_masks", "test_masks")
 
 
-def read_npz(path: Path, name: str) -> Data:
-    """Read one heterophilous ``.npz`` into a PyG ``Data`` with ``[N, 10]`` split masks."""
-    try:
-        with np.load(path) as raw:
-            missing = [k for k in KEYS if k not in raw]
-            if missing:
-                raise DataError(f"dataset {name!r}: {path} lacks arrays {missing}; is it the right file?")
-            arrays = {k: raw[k] for k in KEYS}
-    except (OSError, ValueError) as exc:
-        raise DataError(f"dataset {name!r}: cannot read {path} as .npz ({exc}); replace the file") from exc
-    x = torch.from_numpy(arrays["node_features"]).float()
-    edges = torch.from_numpy(arrays["edges"]).long().t().contiguous()
-    data = Data(
-        x=x,
-        y=torch.from_numpy(arrays["node_labels"]).long(),
-        edge_index=to_undirected(edges, num_nodes=x.size(0)),
-        train_mask=torch.from_numpy(arrays["train_masks"]).bool().t().contiguous(),
-        val_mask=torch.from_numpy(arrays["val_masks"]).bool().t().contiguous(),
-        test_mask=torch.from_numpy(arrays["test_masks"]).bool().t().contiguous(),
-    )
-    return data
+def __getattr__(name: str) -> Any:
+    """``read_npz`` and ``KEYS``, for code written against this module before they moved to ``heterophily_npz``."""
+    if name in ("read_npz", "KEYS"):
+        from bench_gnn.plugins import heterophily_npz
+
+        return getattr(heterophily_npz, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _loader(name: str):
+def load(ctx: DataContext, name: str) -> Any:
+    """Dataset ``name`` as a PyG ``Data``, from ``<data dir>/heterophilous/<file>/raw/<file>.npz``."""
+    from bench_gnn.plugins.heterophily_npz import read_npz
+
     file_name = name.replace("-", "_")
-
-    def load(ctx: DataContext) -> Data:
-        return read_npz(ctx.raw_file(f"heterophilous/{file_name}/raw/{file_name}.npz"), name)
-
-    return load
+    return read_npz(ctx.raw_file(f"heterophilous/{file_name}/raw/{file_name}.npz"), name)
 
 
 @hookimpl
@@ -86,7 +68,7 @@ def bench_datasets():
         DatasetSpec(
             name=name,
             task="node",
-            load=_loader(name),
+            load=partial(load, name=name),
             card=card_path(name),
             metric="roc_auc" if name in BINARY else "accuracy",
             description=f"heterophilous node classification (Platonov et al. 2023): {name}",

@@ -5,23 +5,26 @@
 - ``roc_auc``: area under the ROC curve of binary scores (Platonov et al. 2023 use
   it for minesweeper, tolokers and questions).
 
-Both report in percent in leaderboards (``scale=100``), as papers do.
+Both report in percent in leaderboards (``scale=100``), as papers do. torchmetrics is imported
+by the factories, when a metric is made, not when the plugin loads.
 """
 
 from __future__ import annotations
-
-from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, MulticlassAccuracy, MulticlassAUROC
 
 from bench_gnn import MetricSpec, hookimpl
 
 
 def accuracy(num_classes: int):
+    from torchmetrics.classification import BinaryAccuracy, MulticlassAccuracy
+
     if num_classes == 2:
         return BinaryAccuracy()
     return MulticlassAccuracy(num_classes=num_classes, average="micro")
 
 
 def roc_auc(num_classes: int):
+    from torchmetrics.classification import BinaryAUROC, MulticlassAUROC
+
     if num_classes == 2:
         return BinaryAUROC()
     return MulticlassAUROC(num_classes=num_classes, average="macro")

@@ -54,26 +54,22 @@ Differences from the reference code
     * GT attention is written with PyG's ``softmax`` and ``scatter``. ``TransformerConv`` with
       ``root_weight=False`` computes the same thing but still allocates its unused skip
       projection, which would be counted in ``num_params``.
+
+Modules
+    This module (the ``node-models`` entry point) holds the specs, defaults and hyper-parameter
+    checks and imports no torch; the ``nn.Module`` classes are in :mod:`bench_gnn.plugins.node_layers`,
+    imported when a model is built.
 """
 
 from __future__ import annotations
 
-import math
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import partial
 from typing import Any
 
-import torch
-from torch import Tensor, nn
-from torch_geometric.nn import GATConv
-from torch_geometric.nn.conv import SimpleConv
-from torch_geometric.nn.conv.gcn_conv import gcn_norm
-from torch_geometric.utils import scatter, softmax
-
-from bench_gnn import ModelSpec, TaskInfo, hookimpl
-from bench_gnn.errors import UsageError
+from bench_gnn import ConfigError, ModelSpec, TaskInfo, UsageError, check_int, check_number, hookimpl
 
 DEFAULTS: Mapping[str, Any] = {
     "hidden": 512,
@@ -82,6 +78,28 @@ DEFAULTS: Mapping[str, Any] = {
     "heads": 8,
     "hidden_dim_multiplier": 1,
 }
+ATTENTION_MODELS = frozenset({"GAT", "GAT-sep", "GT", "GT-sep"})
+DESCRIPTIONS = {
+    "ResNet": "MLP with pre-norm residual feed-forward blocks; ignores the graph (Platonov et al. 2023)",
+    "GCN": "symmetric-normalised neighbour sum + feed-forward, pre-norm residual (Platonov et al. 2023)",
+    "SAGE": "[ego, neighbour mean] + feed-forward, pre-norm residual (Platonov et al. 2023)",
+    "GAT": "8-head GAT message + feed-forward, pre-norm residual (Platonov et al. 2023)",
+    "GAT-sep": "[ego, 8-head GAT message] + feed-forward, pre-norm residual (Platonov et al. 2023)",
+    "GT": "8-head neighbour transformer attention + feed-forward, pre-norm residual (Platonov et al. 2023)",
+    "GT-sep": "[ego, 8-head neighbour attention] + feed-forward, pre-norm residual (Platonov et al. 2023)",
+}
+NAMES = tuple(DESCRIPTIONS)  # the models, in registration order (= node_layers.LAYERS)
+
+_LAZY = {"Graph": "node_layers", "NodeModel": "node_layers", "LAYERS": "node_layers"}
+
+
+def __getattr__(name: str) -> Any:
+    """The torch classes, for code written against this module before they moved to ``node_layers``."""
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f"bench_gnn.plugins.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -95,232 +113,52 @@ class HParams:
     hidden_dim_multiplier: float
 
 
-class Graph:
-    """The graph of one forward pass.
-
-    Quantities derived from it are computed on first use and shared by every layer of that
-    pass; nothing outlives the pass, so a model can be run on a different graph next time.
-    """
-
-    def __init__(self, edge_index: Tensor, num_nodes: int, dtype: torch.dtype):
-        self.edge_index = edge_index
-        self.num_nodes = num_nodes
-        self.dtype = dtype
-
-    @cached_property
-    def gcn_weight(self) -> Tensor:
-        """``1 / sqrt(d_u d_v)`` for every edge, degrees counted without self-loops."""
-        _, weight = gcn_norm(self.edge_index, num_nodes=self.num_nodes, add_self_loops=False, dtype=self.dtype)
-        return weight
-
-
-class FeedForward(nn.Module):
-    """``Dropout(W_2 GELU(Dropout(W_1 z)))``, mapping ``input_multiplier * hidden`` to ``hidden``."""
-
-    def __init__(self, hp: HParams, input_multiplier: int = 1):
-        super().__init__()
-        inner = int(hp.hidden * hp.hidden_dim_multiplier)
-        self.layers = nn.Sequential(
-            nn.Linear(input_multiplier * hp.hidden, inner),
-            nn.Dropout(hp.dropout),
-            nn.GELU(),
-            nn.Linear(inner, hp.hidden),
-            nn.Dropout(hp.dropout),
-        )
-
-    def forward(self, x: Tensor, graph: Graph | None = None) -> Tensor:
-        return self.layers(x)
-
-
-class GCNBlock(nn.Module):
-    """Symmetric-normalised sum over neighbours (no self-loops), then feed-forward."""
-
-    def __init__(self, hp: HParams):
-        super().__init__()
-        self.propagate = SimpleConv(aggr="sum")
-        self.feed_forward = FeedForward(hp)
-
-    def aggregate(self, x: Tensor, graph: Graph) -> Tensor:
-        return self.propagate(x, graph.edge_index, graph.gcn_weight)
-
-    def forward(self, x: Tensor, graph: Graph) -> Tensor:
-        return self.feed_forward(self.aggregate(x, graph))
-
-
-class SAGEBlock(nn.Module):
-    """``[x, mean of neighbours]``, then feed-forward."""
-
-    def __init__(self, hp: HParams):
-        super().__init__()
-        self.propagate = SimpleConv(aggr="mean", combine_root="cat")
-        self.feed_forward = FeedForward(hp, input_multiplier=2)
-
-    def aggregate(self, x: Tensor, graph: Graph) -> Tensor:
-        return self.propagate(x, graph.edge_index)
-
-    def forward(self, x: Tensor, graph: Graph) -> Tensor:
-        return self.feed_forward(self.aggregate(x, graph))
-
-
-class GATBlock(nn.Module):
-    """Multi-head GAT message (``[x, message]`` when ``separate``), then feed-forward."""
-
-    def __init__(self, hp: HParams, separate: bool):
-        super().__init__()
-        self.separate = separate
-        self.attention = GATConv(
-            hp.hidden, hp.hidden // hp.heads, heads=hp.heads, concat=True, negative_slope=0.2, add_self_loops=False
-        )
-        self.feed_forward = FeedForward(hp, input_multiplier=2 if separate else 1)
-
-    def aggregate(self, x: Tensor, graph: Graph) -> Tensor:
-        message = self.attention(x, graph.edge_index)
-        return torch.cat([x, message], dim=1) if self.separate else message
-
-    def forward(self, x: Tensor, graph: Graph) -> Tensor:
-        return self.feed_forward(self.aggregate(x, graph))
-
-
-class TransformerAttention(nn.Module):
-    """Scaled dot-product attention over each node's neighbours, then ``W_o`` and Dropout.
-
-    With ``separate``, ``W_o`` takes ``[x, message]`` instead of the message alone.
-    """
-
-    def __init__(self, hp: HParams, separate: bool):
-        super().__init__()
-        self.separate = separate
-        self.heads = hp.heads
-        self.scale = (hp.hidden // hp.heads) ** -0.5
-        self.query = nn.Linear(hp.hidden, hp.hidden)
-        self.key = nn.Linear(hp.hidden, hp.hidden)
-        self.value = nn.Linear(hp.hidden, hp.hidden)
-        self.output = nn.Linear(2 * hp.hidden if separate else hp.hidden, hp.hidden)
-        self.dropout = nn.Dropout(hp.dropout)
-
-    def aggregate(self, x: Tensor, graph: Graph) -> Tensor:
-        src, dst = graph.edge_index
-        n = x.size(0)
-        query = self.query(x).view(n, self.heads, -1)
-        key = self.key(x).view(n, self.heads, -1)
-        value = self.value(x).view(n, self.heads, -1)
-        scores = (query[dst] * key[src]).sum(dim=-1) * self.scale  # [E, heads]
-        weights = softmax(scores, dst, num_nodes=n)  # over the incoming edges of each node
-        message = scatter(weights.unsqueeze(-1) * value[src], dst, dim=0, dim_size=n, reduce="sum")
-        message = message.view(n, -1)
-        return torch.cat([x, message], dim=1) if self.separate else message
-
-    def forward(self, x: Tensor, graph: Graph) -> Tensor:
-        return self.dropout(self.output(self.aggregate(x, graph)))
-
-
-class PreNormResidual(nn.Module):
-    """``x + block(LayerNorm(x))``."""
-
-    def __init__(self, dim: int, block: nn.Module):
-        super().__init__()
-        self.norm = nn.LayerNorm(dim)
-        self.block = block
-
-    def forward(self, x: Tensor, graph: Graph) -> Tensor:
-        return x + self.block(self.norm(x), graph)
-
-
-# The residual blocks that make up one layer of each model, in order.
-LAYERS: dict[str, tuple[Callable[[HParams], nn.Module], ...]] = {
-    "ResNet": (FeedForward,),
-    "GCN": (GCNBlock,),
-    "SAGE": (SAGEBlock,),
-    "GAT": (partial(GATBlock, separate=False),),
-    "GAT-sep": (partial(GATBlock, separate=True),),
-    "GT": (partial(TransformerAttention, separate=False), FeedForward),
-    "GT-sep": (partial(TransformerAttention, separate=True), FeedForward),
-}
-ATTENTION_MODELS = frozenset({"GAT", "GAT-sep", "GT", "GT-sep"})
-DESCRIPTIONS = {
-    "ResNet": "MLP with pre-norm residual feed-forward blocks; ignores the graph (Platonov et al. 2023)",
-    "GCN": "symmetric-normalised neighbour sum + feed-forward, pre-norm residual (Platonov et al. 2023)",
-    "SAGE": "[ego, neighbour mean] + feed-forward, pre-norm residual (Platonov et al. 2023)",
-    "GAT": "8-head GAT message + feed-forward, pre-norm residual (Platonov et al. 2023)",
-    "GAT-sep": "[ego, 8-head GAT message] + feed-forward, pre-norm residual (Platonov et al. 2023)",
-    "GT": "8-head neighbour transformer attention + feed-forward, pre-norm residual (Platonov et al. 2023)",
-    "GT-sep": "[ego, 8-head neighbour attention] + feed-forward, pre-norm residual (Platonov et al. 2023)",
-}
-
-
-class NodeModel(nn.Module):
-    """Input projection, ``num_layers`` layers of pre-norm residual blocks, output head."""
-
-    def __init__(self, name: str, in_dim: int, out_dim: int, hp: HParams):
-        super().__init__()
-        self.name = name
-        self.input = nn.Sequential(nn.Linear(in_dim, hp.hidden), nn.Dropout(hp.dropout), nn.GELU())
-        self.blocks = nn.ModuleList(
-            PreNormResidual(hp.hidden, make_block(hp)) for _ in range(hp.num_layers) for make_block in LAYERS[name]
-        )
-        self.output = nn.Sequential(nn.LayerNorm(hp.hidden), nn.Linear(hp.hidden, out_dim))
-
-    def forward(self, data: Any) -> Tensor:
-        x = data.x
-        graph = Graph(data.edge_index, x.size(0), x.dtype)
-        h = self.input(x)
-        for block in self.blocks:
-            h = block(h, graph)
-        return self.output(h)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def check_hparams(name: str, hparams: Mapping[str, Any]) -> HParams:
-    """Merge ``hparams`` over the defaults and validate them; raise :class:`UsageError` if bad."""
+    """Merge ``hparams`` over the defaults and validate them; raise :class:`ConfigError` naming the model.
+
+    Also the models' ``ModelSpec.check`` (cheap: no torch), so a suite with a bad value fails
+    when it loads.
+    """
+    try:
+        return _check(name, hparams)
+    except ConfigError as exc:
+        raise ConfigError(f"model {name!r}: {exc}") from None
+
+
+def _check(name: str, hparams: Mapping[str, Any]) -> HParams:
     unknown = sorted(set(hparams) - set(DEFAULTS))
     if unknown:
-        raise UsageError(
-            f"model {name!r}: unknown hyper-parameter {unknown[0]!r}; known: {', '.join(sorted(DEFAULTS))}"
-        )
+        raise ConfigError(f"unknown hyper-parameter {unknown[0]!r}; known: {', '.join(sorted(DEFAULTS))}")
     values = {**DEFAULTS, **hparams}
-
-    def bad(key: str, expected: str) -> UsageError:
-        return UsageError(f"model {name!r}: hyper-parameter {key!r} must be {expected}, got {values[key]!r}")
-
-    for key in ("hidden", "num_layers", "heads"):
-        if not _is_int(values[key]) or values[key] < 1:
-            raise bad(key, "a positive integer")
-    if not _is_real(values["dropout"]) or not 0 <= values["dropout"] < 1:
-        raise bad("dropout", "a number in [0, 1)")
-    multiplier = values["hidden_dim_multiplier"]
-    if not _is_real(multiplier) or int(values["hidden"] * multiplier) < 1:
-        raise bad("hidden_dim_multiplier", "a positive number with int(hidden * hidden_dim_multiplier) >= 1")
-    hidden, heads = int(values["hidden"]), int(values["heads"])
-    if name in ATTENTION_MODELS and hidden % heads:
-        raise UsageError(
-            f"model {name!r}: hyper-parameter 'hidden' ({hidden}) must be divisible by 'heads' ({heads}); "
-            f"try hidden={-(-hidden // heads) * heads}"
+    hidden = check_int("hidden", values["hidden"], minimum=1)
+    num_layers = check_int("num_layers", values["num_layers"], minimum=1)
+    heads = check_int("heads", values["heads"], minimum=1)
+    dropout = check_number("dropout", values["dropout"], minimum=0, below=1)
+    multiplier = check_number("hidden_dim_multiplier", values["hidden_dim_multiplier"])
+    if int(hidden * multiplier) < 1:
+        raise ConfigError(
+            f"hidden_dim_multiplier must make int(hidden * hidden_dim_multiplier) >= 1, got {multiplier!r} "
+            f"with hidden={hidden}"
         )
-    return HParams(
-        hidden=hidden,
-        num_layers=int(values["num_layers"]),
-        dropout=float(values["dropout"]),
-        heads=heads,
-        hidden_dim_multiplier=float(multiplier),
-    )
+    if name in ATTENTION_MODELS and hidden % heads:
+        raise ConfigError(
+            f"hidden ({hidden}) must be divisible by heads ({heads}); try hidden={-(-hidden // heads) * heads}"
+        )
+    return HParams(hidden=hidden, num_layers=num_layers, dropout=dropout, heads=heads, hidden_dim_multiplier=multiplier)
 
 
-def build_model(name: str, task: TaskInfo, hparams: Mapping[str, Any]) -> NodeModel:
-    """Build model ``name`` (a key of :data:`LAYERS`) for ``task``."""
+def build_model(name: str, task: TaskInfo, hparams: Mapping[str, Any]) -> Any:
+    """Build model ``name`` (one of :data:`NAMES`) for ``task``: a ``node_layers.NodeModel``."""
     if task.task != "node":
         raise UsageError(f"model {name!r} supports node tasks only, got task {task.task!r}")
     for attr in ("in_dim", "out_dim"):
         value = getattr(task, attr)
-        if not _is_int(value) or value < 1:
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
             raise UsageError(f"model {name!r}: task {attr} must be a positive integer, got {value!r}")
-    return NodeModel(name, int(task.in_dim), int(task.out_dim), check_hparams(name, hparams))
+    hp = check_hparams(name, hparams)
+    from bench_gnn.plugins.node_layers import NodeModel
+
+    return NodeModel(name, int(task.in_dim), int(task.out_dim), hp)
 
 
 @hookimpl
@@ -332,6 +170,7 @@ def bench_models() -> list[ModelSpec]:
             defaults=dict(DEFAULTS),
             tasks=frozenset({"node"}),
             description=DESCRIPTIONS[name],
+            check=partial(check_hparams, name),
         )
-        for name in LAYERS
+        for name in NAMES
     ]

@@ -10,7 +10,7 @@ import pytest
 # Two pytest-xdist workers on a 2-core machine: one intra-op thread each. More threads per
 # process oversubscribe the cores and make small graphs 10x slower.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-import torch  # noqa: E402
+import torch
 
 torch.set_num_threads(1)
 

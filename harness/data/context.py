@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -99,7 +98,7 @@ class DataContext:
                 shutil.copyfileobj(resp, out)
                 out.flush()
                 verify_file(Path(out.name), entry, self.dataset)
-        except (urllib.error.URLError, socket.timeout, OSError) as exc:
+        except (TimeoutError, urllib.error.URLError, OSError) as exc:
             raise DataError(
                 f"dataset {self.dataset!r}: cannot download {entry.url} ({exc}). Offline? Place the file at "
                 f"<data dir>/{entry.path} and pass --data-dir or set {DATA_DIR_ENV}."

@@ -4,6 +4,14 @@ A protocol is a function ``run(ctx: ProtocolContext) -> ProtocolResult`` that tr
 one model on one split (or seed) of one dataset and evaluates it. It raises
 :class:`bench_gnn.errors.NonFiniteLossError` on a NaN/inf loss; any other exception
 is recorded by the runner as a failed job.
+
+Shared by every protocol, so that they agree:
+
+* :func:`run_seeded` seeds the global RNGs with ``ctx.seed`` and runs the protocol;
+  protocols never seed themselves, and whoever calls one (the runner, a test) goes
+  through it. Peak memory is measured by the runner around this call, not here.
+* :func:`improves` is the one rule for "best validation score so far".
+* :func:`resolve_protocol_args` validates ``protocol_args`` with :mod:`bench_gnn.checks`.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from typing import Any
 
 import torch
 
-from bench_gnn.errors import JobError, NonFiniteLossError
+from bench_gnn.errors import ConfigError, JobError, NonFiniteLossError
 from bench_gnn.specs import MetricSpec, ModelSpec, TaskInfo
 
 
@@ -65,6 +73,53 @@ def count_parameters(model: torch.nn.Module) -> int:
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     torch.cuda.manual_seed_all(seed)
+
+
+def run_seeded(protocol: Callable[[ProtocolContext], ProtocolResult], ctx: ProtocolContext) -> ProtocolResult:
+    """Seed every RNG with ``ctx.seed``, then run ``protocol``: the one place a job is seeded.
+
+    Nothing between the seeding and the protocol consumes random numbers, so a job's
+    numbers depend only on its seed, whoever calls it.
+    """
+    seed_everything(ctx.seed)
+    return protocol(ctx)
+
+
+def improves(score: float, best_score: float | None, higher_is_better: bool) -> bool:
+    """Whether validation ``score`` replaces ``best_score`` (None: nothing evaluated yet).
+
+    The first evaluation is always taken, even a NaN; a NaN never replaces a best; a
+    number replaces a NaN best; otherwise only a strictly better score does, so ties
+    keep the earlier step.
+    """
+    if best_score is None:
+        return True
+    if math.isnan(score):
+        return False
+    if math.isnan(best_score):
+        return True
+    return score > best_score if higher_is_better else score < best_score
+
+
+def resolve_protocol_args(
+    protocol: str, given: Mapping[str, Any], defaults: Mapping[str, Any], checks: Mapping[str, Callable[[str, Any], Any]]
+) -> dict[str, Any]:
+    """``given`` over ``defaults``, each value passed through its check from :mod:`bench_gnn.checks`.
+
+    Raises :class:`ConfigError` naming the protocol and the key, e.g.
+    ``node-full-batch: protocol_args.steps must be an integer >= 1, got 'abc' (str)``.
+    """
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise ConfigError(f"{protocol}: unknown protocol_args {unknown}; known: {', '.join(sorted(defaults))}")
+    merged = {**defaults, **given}
+    resolved = {}
+    for key, check in checks.items():
+        try:
+            resolved[key] = check(f"protocol_args.{key}", merged[key])
+        except ConfigError as exc:
+            raise ConfigError(f"{protocol}: {exc}") from None
+    return resolved
 
 
 class OverBudgetError(JobError):

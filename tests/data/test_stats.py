@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
+from bench_gnn.errors import UsageError
 from bench_gnn.graph import stats
 from bench_gnn.graph.stats import (
     adjusted_homophily,
@@ -21,7 +22,6 @@ from bench_gnn.graph.stats import (
     label_informativeness,
     to_simple_undirected,
 )
-from bench_gnn.errors import UsageError
 
 
 def undirected(pairs: list[tuple[int, int]]) -> torch.Tensor:
@@ -254,7 +254,7 @@ def test_graph_stats_without_features_or_labels():
 # ------------------------------------------------------------------------------- real data
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_npz(path: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     with np.load(path) as d:
         x = torch.from_numpy(d["node_features"])
