@@ -13,7 +13,8 @@ from tabulate import tabulate
 from bench_gnn import leaderboard
 from bench_gnn.data.cards import load_card, verify_file
 from bench_gnn.data.context import default_cache_dir, default_data_dir
-from bench_gnn.errors import DataError, ExitCode, LeaderboardStaleError, UsageError
+from bench_gnn.errors import ConfigError, DataError, ExitCode, LeaderboardStaleError, UsageError
+from bench_gnn.files import atomic_write, inside, reporting_os_errors
 from bench_gnn.jobs import expand
 from bench_gnn.plugin_manager import Plugins, load_plugins
 from bench_gnn.store import Store, read_records
@@ -47,9 +48,18 @@ def suite_mapping(plugins: Plugins, name: str) -> dict[str, Any]:
 
 
 def load_suite(plugins: Plugins, name: str, overrides: Sequence[str] = (), steps: int | None = None) -> tuple[Suite, Suite]:
-    """Return the suite as run (with overrides) and as published."""
+    """Return the suite as run (with overrides) and as published.
+
+    A suite file that carries the name and version of an installed suite is judged
+    against the installed one: whatever it changes makes its jobs a reduced variant,
+    never "full".
+    """
     raw = suite_mapping(plugins, name)
     published = validate_suite(raw, plugins)
+    installed = plugins.suites.get(published.name).spec[1] if published.name in plugins.suites else None
+    from_file = installed is not None and raw.get("_source") != installed.get("_source")
+    if from_file and str(installed.get("version")) == published.version:
+        published = validate_suite(installed, plugins)
     overrides = list(overrides)
     if steps is not None:
         if steps < 1:
@@ -58,11 +68,14 @@ def load_suite(plugins: Plugins, name: str, overrides: Sequence[str] = (), steps
         overrides.append(f"protocol_args.{key}={steps}")
         overrides += [f"datasets.{name}.protocol_args.{key}={steps}"
                       for name in published.datasets if key in published.datasets[name]["protocol_args"]]
-    suite = validate_suite(apply_overrides(raw, overrides), plugins) if overrides else published
+    suite = validate_suite(apply_overrides(raw, overrides), plugins) if overrides else validate_suite(raw, plugins)
     from bench_gnn.protocols import check_args
 
     for dataset in suite.datasets:
-        check_args(suite.protocol, suite.protocol_args_for(dataset))
+        try:
+            check_args(suite.protocol, suite.protocol_args_for(dataset))
+        except ConfigError as exc:
+            raise ConfigError(f"{suite.source}: dataset {dataset!r}: {exc}") from exc
     return suite, published
 
 
@@ -178,28 +191,48 @@ def list_(what: str, plugins: Plugins) -> ExitCode:
     return ExitCode.OK
 
 
-def leaderboard_command(action: str, suite_name: str, records: Path | None, boards: Path, fmt: str, strict: bool) -> ExitCode:
+def leaderboard_command(
+    action: str, suite_name: str, records: Path | None, boards: Path, fmt: str, strict: bool
+) -> ExitCode:
     plugins = plugins_or_warn(strict)
     suite, _ = load_suite(plugins, suite_name)
     if action == "render":
-        print(leaderboard.render(suite, read_records((records or Path("results")) / suite.name), fmt), end="")
+        source = inside(records or Path("results"), suite.name, what="suite name")
+        print(leaderboard.render(suite, read_records(source), fmt), end="")
         return ExitCode.OK
-    source = (records or boards / RECORDS_SUBDIR) / suite.name
+    source = inside(records or boards / RECORDS_SUBDIR, suite.name, what="suite name")
+    found = read_records(source)
     rendered = {
-        boards / f"{suite.name}.md": leaderboard.render(suite, read_records(source), "markdown"),
-        boards / f"{suite.name}.csv": leaderboard.render(suite, read_records(source), "csv"),
+        inside(boards, f"{suite.name}.md", what="suite name"): leaderboard.render(suite, found, "markdown"),
+        inside(boards, f"{suite.name}.csv", what="suite name"): leaderboard.render(suite, found, "csv"),
     }
     if action == "update":
-        boards.mkdir(parents=True, exist_ok=True)
         for path, text in rendered.items():
-            path.write_text(text)
+            with reporting_os_errors("write leaderboard", path, "choose a writable --leaderboards folder"):
+                with atomic_write(path, "w") as fh:
+                    fh.write(text)
             say(f"wrote {path}")
         return ExitCode.OK
-    stale = [str(p) for p, text in rendered.items() if not p.exists() or p.read_text() != text]
+    missing, stale = [], []
+    for path, text in rendered.items():
+        with reporting_os_errors("read leaderboard", path, "check the --leaderboards folder"):
+            if not path.exists():
+                missing.append(str(path))
+            elif path.read_text() != text:
+                stale.append(str(path))
+    problems = []
+    if missing:
+        problems.append(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing")
     if stale:
+        problems.append(f"{', '.join(stale)} differ{'s' if len(stale) == 1 else ''} from what the records in "
+                        f"{source} render")
+    if problems:
+        verb = "create" if missing and not stale else "update"
         raise LeaderboardStaleError(
-            f"{', '.join(stale)} differ from what the records in {source} render; "
-            f"run `bench leaderboard update --suite {suite.name}` and commit the result"
+            f"{'; '.join(problems)}; {verb} {'them' if len(missing) + len(stale) > 1 else 'it'} with "
+            f"`bench leaderboard update --suite {suite.name}"
+            f"{'' if boards == Path('leaderboards') else f' --leaderboards {boards}'}"
+            f"{'' if records is None else f' --records {records}'}` and commit the result"
         )
     say(f"{suite.name}: leaderboard files match the records in {source}")
     return ExitCode.OK
@@ -259,9 +292,12 @@ def plot_influence(plugins: Plugins, suite_name: str, records: Path, out: Path |
     from bench_gnn.graph.plots import plot_influence as draw
 
     suite, _ = load_suite(plugins, suite_name)
-    rows = [r for r in read_records(records / suite.name) if (r.get("extras") or {}).get("influence")]
+    source = inside(records, suite.name, what="suite name")
+    rows = [r for r in read_records(source) if (r.get("extras") or {}).get("influence")]
     if not rows:
-        raise UsageError(f"no records with influence measurements in {records / suite.name}; run the suite first")
-    path = draw(rows, out or Path(f"{suite.name}-influence.png"))
+        raise UsageError(f"no records with influence measurements in {source}; run the suite first")
+    target = out or inside(Path("."), f"{suite.name}-influence.png", what="suite name")
+    with reporting_os_errors("write plot", target, "choose a writable --out path"):
+        path = draw(rows, target)
     print(path)
     return ExitCode.OK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import platform
 import resource
 import subprocess
@@ -65,3 +66,10 @@ def peak_memory_bytes(device: torch.device) -> tuple[int, str]:
 def reset_peak_memory(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+
+
+def release_memory(device: torch.device) -> None:
+    """Return memory freed by dropped references: collect cycles, then CUDA's cached blocks."""
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import difflib
 import enum
+import errno
 from collections.abc import Iterable
+from pathlib import Path
 
 
 class ExitCode(enum.IntEnum):
@@ -21,6 +23,12 @@ class ExitCode(enum.IntEnum):
     DATA_ERROR = 5
     PLUGIN_ERROR = 6
     LEADERBOARD_STALE = 7
+    STORAGE_ERROR = 8
+
+
+#: The exit code when the reader of bench's output goes away (``bench ... | head``): bench stops
+#: early and quietly, as if interrupted; finished records are saved.
+BROKEN_PIPE_EXIT = ExitCode.INTERRUPTED
 
 
 class BenchError(Exception):
@@ -49,6 +57,46 @@ class DataError(BenchError):
     """Data is missing, corrupted or cannot be fetched."""
 
     exit_code = ExitCode.DATA_ERROR
+
+
+class StorageError(BenchError):
+    """Bench cannot read or write a file or folder (permissions, a file in place of a folder, a full disk)."""
+
+    exit_code = ExitCode.STORAGE_ERROR
+
+
+def storage_error(action: str, path: object, exc: OSError, hint: str = "") -> StorageError:
+    """Build the one-line error for an OSError met while ``action`` ("write records to") ``path``.
+
+    The message names the path and the problem: ``cannot write records to /x/results/smoke:
+    Permission denied; choose a writable --results folder``. On a full disk the hint
+    starts with "free some space or".
+    """
+    msg = f"cannot {action} {path}: {describe_os_error(exc)}"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = f"free some space or {hint}" if hint else "free some space"
+    if hint:
+        msg += f"; {hint}"
+    return StorageError(msg)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """The problem an OSError reports, in words (its strerror), naming the culprit where it differs."""
+    problem = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST) and exc.filename is not None:
+        # "Not a directory" / "File exists": name the file that stands where a folder is needed
+        for part in (Path(str(exc.filename)), *Path(str(exc.filename)).parents):
+            if part.exists() and not part.is_dir():
+                return f"{part} is a file, not a folder"
+    return problem
+
+
+def os_error_message(exc: OSError) -> str:
+    """The last-line-of-defence message for an OSError nobody converted: the path and the problem."""
+    if exc.filename is None:
+        return f"cannot read or write a file: {describe_os_error(exc)}"
+    target = exc.filename if exc.filename2 is None else f"{exc.filename} -> {exc.filename2}"
+    return f"cannot read or write {target}: {describe_os_error(exc)}"
 
 
 class JobError(BenchError):

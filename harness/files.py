@@ -4,6 +4,10 @@
 fsyncs it, then renames it over the target, so a reader sees either the old file or
 the whole new one, even after ``kill -9``; on any error the temporary file is removed
 and the target is left as it was.
+
+:func:`inside` joins a folder and names that come from outside (a suite name, a key) and
+refuses any that would land outside the folder; :func:`reporting_os_errors` turns an
+``OSError`` at a write site into one :class:`~bench_gnn.errors.StorageError` line naming the path.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from bench_gnn.errors import UsageError, storage_error
 
 CHUNK = 1 << 20
 
@@ -36,6 +42,36 @@ def atomic_write(target: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def inside(folder: Path | str, *parts: str, what: str = "name") -> Path:
+    """``folder/part/...``, refused with a UsageError when the parts would step outside ``folder``.
+
+    The folder is resolved and the parts are joined to it without following links, so a name
+    with ``..`` or a leading ``/`` cannot escape; a link the user placed inside the folder is
+    honoured. The parts must name something strictly inside the folder. Returns the path as
+    given (``folder`` joined with ``parts``), not the resolved one.
+    """
+    name = "/".join(str(p) for p in parts)
+    if not parts or any(not str(p) or "\x00" in str(p) for p in parts):
+        raise UsageError(f"{what} {name!r} is empty or contains a NUL byte; it must name a path inside {folder}")
+    base = Path(os.path.abspath(folder)).resolve()
+    target = Path(os.path.normpath(base.joinpath(*(str(p) for p in parts))))
+    if target == base or not target.is_relative_to(base):
+        raise UsageError(
+            f"{what} {name!r} would put files outside {folder} (at {target}); "
+            "a name must stay inside its folder: no '..' and no leading '/'"
+        )
+    return Path(folder).joinpath(*(str(p) for p in parts))
+
+
+@contextlib.contextmanager
+def reporting_os_errors(action: str, path: Path | str, hint: str = "") -> Iterator[None]:
+    """Turn an OSError in the block into a StorageError: ``cannot <action> <path>: <problem>; <hint>``."""
+    try:
+        yield
+    except OSError as exc:
+        raise storage_error(action, path, exc, hint) from exc
 
 
 def atomic_copy(source: Path, target: Path) -> None:

@@ -7,6 +7,11 @@ the published number and the difference where the suite carries one, parameter
 count and time per step, and the rank among models on that dataset. Missing and
 failed cells are shown, never dropped. Records of different protocol variants
 (full vs reduced) are rendered in separate tables, never mixed.
+
+A record the leaderboard cannot use (an ``ok`` record without numeric metrics, ...; see
+:func:`bench_gnn.store.record_problem`) never crashes it: it is left out of the cells and
+listed in :attr:`Board.skipped` by key (its file is ``<results>/<suite>/<key>.json``).
+:func:`bench_gnn.store.read_records` already skips such records with a warning naming the file.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from tabulate import tabulate
 
 from bench_gnn.errors import UsageError
 from bench_gnn.jobs import FULL
+from bench_gnn.store import record_problem
 from bench_gnn.suite import Suite
 
 FORMATS = ("markdown", "csv", "latex", "html", "json")
@@ -63,6 +69,7 @@ class Board:
     cells: list[Cell]
     average_rank: dict[str, tuple[float | None, int]]
     devices: dict[str, int] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float | None]:
@@ -74,13 +81,19 @@ def build_boards(
     suite: Suite, records: Sequence[dict[str, Any]], only: Sequence[str] | None = None
 ) -> list[Board]:
     """Group the suite's records by variant (full first) and build one board each (or those in ``only``)."""
-    mine = [r for r in records if r.get("suite") == suite.name and str(r.get("suite_version")) == suite.version]
+    mine = [r for r in records if isinstance(r, dict) and r.get("suite") == suite.name
+            and str(r.get("suite_version")) == suite.version]
+    skipped = [f"{r.get('key', '?')}: {problem}" for r in mine if (problem := record_problem(r))]
+    mine = [r for r in mine if record_problem(r) is None]
     variants = sorted({r.get("variant", FULL) for r in mine}, key=lambda v: (v != FULL, v))
     if FULL not in variants:
         variants.insert(0, FULL)
     if only is not None:
         variants = [v for v in variants if v in only]
-    return [_board(suite, [r for r in mine if r.get("variant", FULL) == v], v) for v in variants]
+    boards = [_board(suite, [r for r in mine if r.get("variant", FULL) == v], v) for v in variants]
+    for board in boards:
+        board.skipped = skipped
+    return boards
 
 
 def _board(suite: Suite, records: list[dict[str, Any]], variant: str) -> Board:
@@ -123,7 +136,9 @@ def _cell(
         cell.published, cell.published_std = reference
     failed = [r for r in records if r.get("status") != "ok"]
     cell.failed = len(failed)
-    cell.errors = sorted({f"{r['error']['type']}: {r['error']['message']}"[:200] for r in failed if r.get("error")})
+    cell.errors = sorted(
+        {f"{r['error'].get('type')}: {r['error'].get('message')}"[:200] for r in failed if r.get("error")}
+    )
     ok = [r for r in records if r.get("status") == "ok"]
     if not ok:
         cell.status = "failed" if failed else "missing"
@@ -237,7 +252,8 @@ def render(
             parts.append(f"Published numbers: {suite.reference['source']}. "
                          "`within`: |Δ| ≤ max(2 published std, 1 point).\n")
     for board in boards:
-        title = "Full protocol" if board.variant == FULL else f"Variant — {board.variant} (not comparable with published numbers)"
+        title = ("Full protocol" if board.variant == FULL
+                 else f"Variant — {board.variant} (not comparable with published numbers)")
         headers, rows = _rows(board, suite.protocol)
         if fmt == "markdown":
             parts.append(f"## {title}\n")

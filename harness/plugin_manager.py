@@ -24,7 +24,7 @@ import pluggy
 from bench_gnn import hookspecs
 from bench_gnn.errors import BenchError, PluginError, unknown_name
 from bench_gnn.registry import PluginInfo, Registry
-from bench_gnn.specs import DatasetSpec, MetricSpec, ModelSpec, SuiteSource
+from bench_gnn.specs import DatasetSpec, MetricSpec, ModelSpec, SuiteSource, check_name
 
 GROUP = "bench"
 DISTRIBUTION = "bench-gnn"
@@ -106,7 +106,7 @@ def _register(manager: pluggy.PluginManager, result: Plugins, info: PluginInfo, 
         manager.unregister(module)
         _fail(result, info, str(exc), strict)
         return
-    except Exception as exc:  # noqa: BLE001 - a broken hook must not stop the others
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken hook (even sys.exit) must not stop the others
         manager.unregister(module)
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         _fail(result, info, f"hook raised {detail}", strict)
@@ -141,7 +141,8 @@ def _collect(manager: pluggy.PluginManager, module: Any) -> list[tuple[str, str,
                 raise PluginError(f"{hook}() returned {item!r}; expected {spec_type.__name__} instances")
             if kind == "suites":
                 mapping = read_suite_source(item)
-                found.append((kind, str(mapping.get("name")), (item, mapping)))
+                check_name("suite", mapping["name"])
+                found.append((kind, mapping["name"], (item, mapping)))
             else:
                 found.append((kind, item.name, item))
     return found

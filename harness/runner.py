@@ -1,5 +1,10 @@
 """Run jobs: load each dataset once, train and evaluate, write one record per job.
 
+Datasets are held one at a time (loaded for their first job, released after their
+last); those whose files are missing are reported before any job runs. Each job is
+seeded with its seed right before its protocol runs, and its peak memory (CUDA
+allocations, or the process's max RSS on CPU) is measured around the protocol call.
+
 A job that raises, produces a NaN loss or runs out of memory becomes a failed
 record with its error, and the sweep goes on (unless ``fail_fast``). Finished
 jobs are skipped on a rerun; jobs another process is running are left to it.
@@ -23,12 +28,12 @@ from tqdm.auto import tqdm
 from bench_gnn import __version__
 from bench_gnn.data.cards import load_card
 from bench_gnn.data.context import DataContext
-from bench_gnn.environment import device_name, git_commit, peak_memory_bytes, reset_peak_memory
+from bench_gnn.environment import device_name, git_commit, peak_memory_bytes, release_memory, reset_peak_memory
 from bench_gnn.errors import DataError, ExitCode, JobError
 from bench_gnn.jobs import Job
 from bench_gnn.plugin_manager import Plugins, python_versions
 from bench_gnn.protocols import PROTOCOLS
-from bench_gnn.protocols.base import ProtocolContext, seed_everything
+from bench_gnn.protocols.base import ProtocolContext, run_seeded
 from bench_gnn.store import Store
 from bench_gnn.suite import Suite
 
@@ -66,11 +71,66 @@ class RunSummary:
         return ExitCode.OK
 
 
-def load_dataset(plugins: Plugins, name: str, options: RunOptions) -> Any:
+def dataset_context(plugins: Plugins, name: str, options: RunOptions) -> DataContext:
+    """The :class:`DataContext` dataset ``name`` loads through."""
     spec = plugins.datasets.get(name).spec
     card = load_card(spec.card, name) if spec.card is not None else None
-    ctx = DataContext(name, card, options.data_dir, options.cache_dir, options.allow_download)
-    return spec.load(ctx)
+    return DataContext(name, card, options.data_dir, options.cache_dir, options.allow_download)
+
+
+def load_dataset(plugins: Plugins, name: str, options: RunOptions) -> Any:
+    return plugins.datasets.get(name).spec.load(dataset_context(plugins, name, options))
+
+
+def unavailable_reason(plugins: Plugins, name: str, options: RunOptions) -> str | None:
+    """Why dataset ``name`` cannot load, found without loading it (None: it may load).
+
+    A dataset is unavailable when a file its card lists is neither cached nor in the
+    data dir and cannot be downloaded; the reason is the error loading would raise.
+    """
+    missing = dataset_context(plugins, name, options).missing_files()
+    if not missing:
+        return None
+    first, *others = missing
+    more = f" ({len(others)} more card file(s) missing too: {', '.join(others)})" if others else ""
+    return missing[first] + more
+
+
+class _Datasets:
+    """The datasets of a sweep, held one at a time: each loads when its first job runs and is
+    released after its last job (in the order of ``jobs``), so memory holds one dataset."""
+
+    def __init__(self, plugins: Plugins, options: RunOptions, jobs: Sequence[Job]) -> None:
+        self.plugins, self.options = plugins, options
+        self.last = {job.dataset: index for index, job in enumerate(jobs)}
+        self.loaded: dict[str, Any] = {}
+
+    def load(self, name: str) -> None:
+        """Load the dataset unless held. A broken plugin's exception stands in for the data (its
+        jobs fail with it); a :class:`DataError` propagates: the dataset is unavailable."""
+        if name not in self.loaded:
+            try:
+                self.loaded[name] = load_dataset(self.plugins, name, self.options)
+            except DataError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a broken dataset plugin fails its jobs, not the sweep
+                self.loaded[name] = exc
+
+    def __getitem__(self, name: str) -> Any:
+        return self.loaded[name]
+
+    def done(self, index: int, name: str) -> None:
+        """Job ``index`` (of dataset ``name``) is over: release the dataset after its last job."""
+        if self.last.get(name) == index:
+            self.release(name)
+
+    def release(self, name: str) -> None:
+        if self.loaded.pop(name, None) is not None:
+            release_memory(self.options.device)
+
+    def release_all(self) -> None:
+        for name in list(self.loaded):
+            self.release(name)
 
 
 def run_jobs(
@@ -81,6 +141,12 @@ def run_jobs(
     options: RunOptions,
     echo: Callable[[str], None] | None = None,
 ) -> RunSummary:
+    """Run ``jobs`` (ordered dataset by dataset, as :func:`bench_gnn.jobs.expand` gives them).
+
+    Unavailable datasets (card files missing) are reported before the first job; each
+    dataset is loaded when its first job comes up and released after its last one. A
+    :class:`DataError` while loading makes that dataset unavailable and its jobs not run.
+    """
     echo = echo or (lambda msg: tqdm.write(msg, file=sys.stderr))
     summary = RunSummary(total=len(jobs))
     pending = []
@@ -91,40 +157,53 @@ def run_jobs(
             pending.append(job)
     if summary.skipped:
         echo(f"skipping {summary.skipped} finished job(s) already in {store.folder} (use --force to rerun)")
-    data: dict[str, Any] = {}
     for name in dict.fromkeys(job.dataset for job in pending):
-        try:
-            data[name] = load_dataset(plugins, name, options)
-        except DataError as exc:
-            summary.unavailable[name] = str(exc)
-            echo(f"unavailable: {exc}")
-        except Exception as exc:  # noqa: BLE001 - a broken dataset plugin fails its jobs, not the sweep
-            data[name] = exc
+        reason = unavailable_reason(plugins, name, options)
+        if reason is not None:
+            summary.unavailable[name] = reason
+            echo(f"unavailable: {reason}")
     runnable = [job for job in pending if job.dataset not in summary.unavailable]
     summary.not_run = len(pending) - len(runnable)
     protocol = PROTOCOLS[suite.protocol]
+    datasets = _Datasets(plugins, options, runnable)
     disable = not options.progress or not sys.stderr.isatty()
-    with tqdm(total=len(runnable), desc=f"{suite.name}", unit="job", disable=disable) as jobs_bar:
-        for index, job in enumerate(runnable):
-            with store.claim(job.key) as mine:
-                if not mine:
-                    summary.busy += 1
-                    echo(f"[{index + 1}/{len(runnable)}] {job.label}: running in another process, left to it")
-                elif not options.force and store.status(job.key) == "ok":
-                    summary.skipped += 1
-                else:
-                    record = _execute(job, suite, plugins, protocol, data[job.dataset], options, disable)
-                    summary.records.append(store.write(record))
-                    _report(echo, index, len(runnable), job, record)
-                    if record["status"] == "ok":
-                        summary.ok += 1
+    try:
+        with tqdm(total=len(runnable), desc=f"{suite.name}", unit="job", disable=disable) as jobs_bar:
+            for index, job in enumerate(runnable):
+                if job.dataset in summary.unavailable:  # failed to load earlier in this sweep
+                    summary.not_run += 1
+                    jobs_bar.update(1)
+                    continue
+                with store.claim(job.key) as mine:
+                    if not mine:
+                        summary.busy += 1
+                        echo(f"[{index + 1}/{len(runnable)}] {job.label}: running in another process, left to it")
+                    elif not options.force and store.status(job.key) == "ok":
+                        summary.skipped += 1
                     else:
-                        summary.failed += 1
-                        if options.fail_fast:
-                            summary.not_run += len(runnable) - index - 1
-                            echo("stopping after the first failure (--fail-fast)")
-                            break
-            jobs_bar.update(1)
+                        try:
+                            datasets.load(job.dataset)
+                        except DataError as exc:
+                            summary.unavailable[job.dataset] = str(exc)
+                            summary.not_run += 1
+                            echo(f"unavailable: {exc}")
+                        else:
+                            # no local name for the data here: releasing it must drop the last reference
+                            record = _execute(job, suite, plugins, protocol, datasets[job.dataset], options, disable)
+                            summary.records.append(store.write(record))
+                            _report(echo, index, len(runnable), job, record)
+                            if record["status"] == "ok":
+                                summary.ok += 1
+                            else:
+                                summary.failed += 1
+                                if options.fail_fast:
+                                    summary.not_run += len(runnable) - index - 1
+                                    echo("stopping after the first failure (--fail-fast)")
+                                    break
+                datasets.done(index, job.dataset)
+                jobs_bar.update(1)
+    finally:
+        datasets.release_all()
     return summary
 
 
@@ -178,7 +257,9 @@ def _execute(
         "host": socket.gethostname(),
         "started_at": started.isoformat(timespec="seconds"),
     }
-    steps_bar = tqdm(desc=f"  {job.model}/{job.dataset}/{job.split}", unit="step", leave=False, disable=disable_progress)
+    steps_bar = tqdm(
+        desc=f"  {job.model}/{job.dataset}/{job.split}", unit="step", leave=False, disable=disable_progress
+    )
     ctx = ProtocolContext(
         data=data, model=model_entry.spec, hparams=job.hparams, args=job.identity["protocol_args"], metric=metric,
         split=job.split, seed=job.seed, device=options.device, on_step=steps_bar.update,
@@ -190,8 +271,7 @@ def _execute(
         if isinstance(data, Exception):
             raise JobError(f"dataset {job.dataset!r} failed to load: {type(data).__name__}: {data}") from data
         reset_peak_memory(options.device)
-        seed_everything(job.seed)
-        result = protocol(ctx)
+        result = run_seeded(protocol, ctx)  # seeds with job.seed; nothing in between draws random numbers
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 - every job failure becomes a record

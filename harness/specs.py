@@ -37,7 +37,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 TASKS = ("node", "graph")
 
 
-def _check_name(kind: str, name: Any) -> None:
+def check_name(kind: str, name: Any) -> None:
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         raise PluginError(
             f"invalid {kind} name {name!r}: use letters, digits and '_.+-', starting with a letter or digit"
@@ -115,7 +115,7 @@ class ModelSpec:
     check: Callable[[Mapping[str, Any]], Any] | None = None
 
     def __post_init__(self) -> None:
-        _check_name("model", self.name)
+        check_name("model", self.name)
         _check_callable("model", self.name, "build", self.build)
         if not isinstance(self.defaults, Mapping):
             raise PluginError(f"model {self.name!r}: defaults must be a mapping")
@@ -148,7 +148,7 @@ class DatasetSpec:
     description: str = ""
 
     def __post_init__(self) -> None:
-        _check_name("dataset", self.name)
+        check_name("dataset", self.name)
         _check_callable("dataset", self.name, "load", self.load)
         _check_tasks("dataset", self.name, {self.task})
         if self.card is not None and not isinstance(self.card, (Mapping, Path)):
@@ -173,7 +173,7 @@ class MetricSpec:
     description: str = ""
 
     def __post_init__(self) -> None:
-        _check_name("metric", self.name)
+        check_name("metric", self.name)
         _check_callable("metric", self.name, "factory", self.factory)
 
 

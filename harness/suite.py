@@ -37,8 +37,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from bench_gnn.checks import check_bool, check_choice, check_int, check_number, check_str
 from bench_gnn.errors import BenchError, ConfigError, PluginError, unknown_name
-from bench_gnn.specs import SuiteSource
+from bench_gnn.specs import NAME_PATTERN, TASKS, SuiteSource
 
 if TYPE_CHECKING:
     from bench_gnn.plugin_manager import Plugins
@@ -52,23 +53,77 @@ DATASET_KEYS = {"metric", "protocol_args"}
 MODEL_KEYS = {"hparams", "grid"}
 
 
+MAX_SUITE_BYTES = 1 << 20
+MAX_SUITE_NODES = 100_000  # values after YAML aliases are expanded
+MAX_SUITE_DEPTH = 32
+
+
 def read_suite_source(source: SuiteSource) -> dict[str, Any]:
-    """Parse a plugin's suite into a plain dict (YAML is read with ``safe_load``)."""
+    """Parse a plugin's suite into a plain dict (YAML is read with ``safe_load``).
+
+    A file must be UTF-8 and at most 1 MiB; the document, with its aliases
+    expanded, at most :data:`MAX_SUITE_NODES` values nested at most
+    :data:`MAX_SUITE_DEPTH` deep (an alias bomb is refused here, before anything
+    expands it).
+    """
     if source.mapping is not None:
-        data = copy.deepcopy(dict(source.mapping))
         where = "suite mapping"
+        _check_size(source.mapping, where)
+        data = copy.deepcopy(dict(source.mapping))
     else:
         where = str(source.path)
-        try:
-            data = yaml.safe_load(Path(source.path).read_text())
-        except OSError as exc:
-            raise PluginError(f"cannot read suite file {where}: {exc}") from exc
-        except yaml.YAMLError as exc:
-            raise PluginError(f"suite file {where} is not valid YAML: {exc}") from exc
+        data = _parse_yaml(_read_text(Path(source.path), where), where)
+        _check_size(data, where)
     if not isinstance(data, dict) or not isinstance(data.get("name"), str):
         raise PluginError(f"{where}: a suite must be a mapping with a string 'name'")
     data["_source"] = where
     return data
+
+
+def _read_text(path: Path, where: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_SUITE_BYTES + 1)
+    except OSError as exc:
+        raise PluginError(f"cannot read suite file {where}: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_SUITE_BYTES:
+        raise PluginError(f"suite file {where} is larger than {MAX_SUITE_BYTES // 1024} KiB; a suite is a short YAML file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PluginError(
+            f"suite file {where} is not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}); "
+            "save it as UTF-8"
+        ) from exc
+
+
+def _parse_yaml(text: str, where: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PluginError(f"suite file {where} is not valid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise PluginError(f"suite file {where} is nested too deeply") from exc
+
+
+def _check_size(value: Any, where: str) -> None:
+    """Refuse documents that are too large or deep once aliases are expanded (shared nodes count each time)."""
+    count = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        count += 1
+        if count > MAX_SUITE_NODES:
+            raise PluginError(
+                f"{where}: the suite expands to more than {MAX_SUITE_NODES:,} values (YAML aliases included); "
+                "a suite is a short file: remove the repeated aliases"
+            )
+        if depth > MAX_SUITE_DEPTH:
+            raise PluginError(f"{where}: the suite is nested more than {MAX_SUITE_DEPTH} levels deep (or refers to itself)")
+        if isinstance(item, Mapping):
+            stack.extend((child, depth + 1) for pair in item.items() for child in pair)
+        elif isinstance(item, (list, tuple)):
+            stack.extend((child, depth + 1) for child in item)
 
 
 def read_suite_file(path: Path) -> dict[str, Any]:
@@ -141,18 +196,28 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[st
     except (OmegaConfBaseException, TypeError, ValueError) as exc:
         raise ConfigError(f"cannot apply overrides {list(overrides)}: {exc}") from exc
     result["_source"] = raw.get("_source", "suite")
+    result["_overrides"] = [*raw.get("_overrides", ()), *overrides]
+    _check_size(result, describe_source(result))
     return result
+
+
+def describe_source(raw: Mapping[str, Any]) -> str:
+    """Where a suite mapping came from, with the overrides applied to it: for error messages."""
+    where = str(raw.get("_source", "suite"))
+    overrides = raw.get("_overrides") or ()
+    return f"{where} (with overrides {' '.join(overrides)})" if overrides else where
 
 
 def validate_suite(raw: Mapping[str, Any], plugins: Plugins) -> Suite:
     """Check a suite mapping against the installed plugins; every error names the culprit."""
-    where = raw.get("_source", "suite")
+    where = describe_source(raw)
     keys = {k for k in raw if not k.startswith("_")}
     for key in keys - TOP_KEYS:
         raise ConfigError(f"{where}: " + str(unknown_name("suite key", key, TOP_KEYS)))
     for key in REQUIRED:
         if key not in raw:
             raise ConfigError(f"{where}: missing required key {key!r}")
+    _check_fields(raw, where)
     from bench_gnn.protocols import PROTOCOLS
 
     if raw["protocol"] not in PROTOCOLS:
@@ -182,9 +247,8 @@ def validate_suite(raw: Mapping[str, Any], plugins: Plugins) -> Suite:
                     + str(unknown_name("hyper-parameter", key, spec.defaults, hint="Valid keys are the model's defaults."))
                 )
         hparams = {**spec.defaults, **{k: v for k, v in suite_hparams.items() if k in spec.defaults}, **own}
-        if spec.check is not None:
-            for point in grid_points(grid):
-                _check_hparams(spec, {**hparams, **point}, where)
+        for point in grid_points(grid):
+            _check_hparams(spec, {**hparams, **point}, where)
         models[name] = {"hparams": hparams, "grid": grid}
     for key in list(suite_hparams) + list(suite_grid):
         if not any(key in plugins.models.get(m).spec.defaults for m in models):
@@ -192,10 +256,6 @@ def validate_suite(raw: Mapping[str, Any], plugins: Plugins) -> Suite:
     splits, seeds = raw.get("splits"), raw.get("seeds")
     if (splits is None) == (seeds is None):
         raise ConfigError(f"{where}: give exactly one of 'splits' (node protocols) or 'seeds' (graph protocols)")
-    if splits is not None and (not isinstance(splits, int) or splits < 1):
-        raise ConfigError(f"{where}: 'splits' must be a positive integer, got {splits!r}")
-    if seeds is not None and (not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds) or not seeds):
-        raise ConfigError(f"{where}: 'seeds' must be a non-empty list of integers, got {seeds!r}")
     return Suite(
         name=str(raw["name"]),
         version=str(raw["version"]),
@@ -220,12 +280,84 @@ def grid_points(grid: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
 
 
-def _check_hparams(spec: Any, hparams: dict[str, Any], where: str) -> None:
+def _check_fields(raw: Mapping[str, Any], where: str) -> None:
+    """Types of the suite's own fields (protocol arguments and hyper-parameters are checked by their owners)."""
     try:
-        spec.check(dict(hparams))
+        name = check_str("name", raw["name"])
+        if not NAME_PATTERN.match(name):
+            raise ConfigError(f"name must use letters, digits and '_.+-', starting with a letter or digit, got {name!r}")
+        version = raw["version"]
+        if isinstance(version, bool) or not isinstance(version, (int, str)) or not NAME_PATTERN.match(str(version)):
+            raise ConfigError(f"version must be an integer or a short string such as 1 or '2.1', got {version!r}")
+        for key in ("description", "notes"):
+            if raw.get(key) is not None:
+                check_str(key, raw[key])
+        check_choice("task", raw.get("task", "node"), TASKS)
+        check_str("protocol", raw["protocol"])
+        if raw.get("splits") is not None:
+            check_int("splits", raw["splits"], 1)
+        if raw.get("seeds") is not None:
+            seeds = raw["seeds"]
+            if not isinstance(seeds, list) or not seeds:
+                raise ConfigError(f"seeds must be a non-empty list of integers, got {seeds!r}")
+            for seed in seeds:
+                check_int("seeds[]", seed, 0)
+            if len(set(seeds)) != len(seeds):
+                raise ConfigError(f"seeds must not repeat, got {seeds!r}")
+        if raw.get("max_params") is not None:
+            check_int("max_params", raw["max_params"], 1)
+        _check_reference(raw.get("reference"))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _check_reference(reference: Any) -> None:
+    if reference is None:
+        return
+    if not isinstance(reference, Mapping):
+        raise ConfigError(f"reference must be a mapping, got {reference!r}")
+    if reference.get("source") is not None:
+        check_str("reference.source", reference["source"])
+    scores = reference.get("scores") or {}
+    if not isinstance(scores, Mapping):
+        raise ConfigError("reference.scores must map model -> dataset -> score or [mean, std]")
+    for model, row in scores.items():
+        if not isinstance(row, Mapping):
+            raise ConfigError(f"reference.scores.{model} must map dataset -> score or [mean, std], got {row!r}")
+        for dataset, value in row.items():
+            key = f"reference.scores.{model}.{dataset}"
+            if isinstance(value, list):
+                if not 1 <= len(value) <= 2:
+                    raise ConfigError(f"{key} must be a score or [mean, std], got {value!r}")
+                check_number(key, value[0])
+                if len(value) == 2 and value[1] is not None:
+                    check_number(key + " (std)", value[1], 0)
+            elif value is not None:
+                check_number(key, value)
+
+
+def _check_hparams(spec: Any, hparams: dict[str, Any], where: str) -> None:
+    """The model's own check, or, for a model without one, each value of the type of its default."""
+    try:
+        if spec.check is not None:
+            spec.check(dict(hparams))
+            return
+        for key, value in hparams.items():
+            default = spec.defaults.get(key)
+            if default is None or value is None:
+                continue
+            if isinstance(default, bool):
+                check_bool(key, value)
+            elif isinstance(default, int):
+                check_int(key, value)
+            elif isinstance(default, float):
+                check_number(key, value)
+            elif isinstance(default, str):
+                check_str(key, value)
     except BenchError as exc:
         shown = ", ".join(f"{k}={v!r}" for k, v in sorted(hparams.items()))
-        raise ConfigError(f"{where}: model {spec.name!r}: {exc} (hyper-parameters: {shown})") from exc
+        prefix = "" if str(exc).startswith(f"model {spec.name!r}") else f"model {spec.name!r}: "
+        raise ConfigError(f"{where}: {prefix}{exc} (hyper-parameters: {shown})") from exc
 
 
 def _lookup(registry: Any, name: str, where: str) -> Any:

@@ -29,469 +29,51 @@ batched dense eigendecomposition per step).
 Defaults are the Peptides-func configurations of Tönshoff et al. (toenshoff/LRGB,
 ``configs/LRGB-tuned/peptides-func-*.yaml``) where one exists, with widths chosen to stay under a
 500k parameter budget at Peptides-func dimensions (9 atom / 3 bond features, 10 outputs).
+
+This module (the ``longrange-models`` entry point) holds the specs, defaults and the hyper-parameter
+check and imports no torch; the modules, :func:`add_positional_encodings` and :func:`hop_edge_sets`
+are in :mod:`bench_gnn.plugins.longrange_layers`, imported when a model is built.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
-from torch_geometric.nn import GCNConv, GINEConv, GPSConv, global_mean_pool
-from torch_geometric.utils import scatter
-
-from bench_gnn import ModelSpec, TaskInfo, hookimpl
-from bench_gnn.graph.encodings import LAPPE_MISSING, graph_layout as _graph_layout, laplacian_pe, propagator as _propagator, random_walk_se
-from bench_gnn.errors import UsageError
+from bench_gnn import (
+    ConfigError,
+    ModelSpec,
+    TaskInfo,
+    UsageError,
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    hookimpl,
+)
 
 PE_KINDS = ("none", "lappe", "rwse")
 LEVELS = ("graph", "node", "root")
 LOCAL_MODELS = ("gatedgcn", "gine")
 
+_LAZY = (
+    "add_positional_encodings", "hop_edge_sets", "FeatureEmbedding", "RWSEEncoder", "LapPEEncoder", "NodeEncoder",
+    "EdgeEncoder", "GatedGCNConv", "GatedGCNLocal", "LongRangeModel", "MPNN", "GraphTransformer", "DRewGCN",
+)
 
-# --------------------------------------------------------------------------- positional encodings
 
+def __getattr__(name: str) -> Any:
+    """The torch code, for code written against this module before it moved to ``longrange_layers``."""
+    if name in _LAZY:
+        from bench_gnn.plugins import longrange_layers
 
-def add_positional_encodings(data: Any, kind: str, k: int) -> Any:
-    """Attach a positional encoding to a PyG ``Data`` (or ``Batch``); returns a copy, the input is untouched.
+        return getattr(longrange_layers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    ``kind="rwse"`` sets ``data.rwse`` ``[N, k]``; ``kind="lappe"`` sets ``data.lappe_vec`` and
-    ``data.lappe_val`` (both ``[N, k]``, so PyG batching concatenates them). Usable as a
-    ``pre_transform``: ``partial(add_positional_encodings, kind="rwse", k=20)``. The models read
-    these attributes when present and compute them per batch otherwise.
-    """
-    if kind not in ("lappe", "rwse"):
-        raise UsageError(f"positional encoding kind must be 'lappe' or 'rwse', got {kind!r}")
-    _check_int("k", k, 1)
-    data = data.clone()
-    batch = getattr(data, "batch", None)
-    if kind == "rwse":
-        data.rwse = random_walk_se(data.edge_index, data.num_nodes, k, batch)
-    else:
-        data.lappe_vec, data.lappe_val = laplacian_pe(data.edge_index, data.num_nodes, k, batch)
-    return data
 
-
-def hop_edge_sets(edge_index: Tensor, num_nodes: int, max_hops: int, batch: Tensor | None = None) -> list[Tensor]:
-    """Edge sets by shortest-path distance: element ``k-1`` holds every ``(source, target)`` pair at
-    exactly ``k`` hops, ``k = 1..max_hops``. A breadth-first search from every node at once,
-    vectorised over the batch as in :func:`random_walk_se`.
-    """
-    batch, ptr, local, max_nodes = _graph_layout(batch, num_nodes, edge_index.device)
-    prop = _propagator(edge_index, num_nodes)
-    reached = F.one_hot(local, max_nodes).float()
-    dist = torch.where(reached > 0, 0, -1).to(torch.int16)
-    for hop in range(1, max_hops + 1):
-        reached = ((torch.sparse.mm(prop, reached) + reached) > 0).float()
-        dist[(reached > 0) & (dist < 0)] = hop
-    target, source_local = (dist > 0).nonzero(as_tuple=True)
-    hops = dist[target, source_local].long()
-    source = ptr[batch[target]] + source_local
-    order = torch.argsort(hops, stable=True)
-    counts = torch.bincount(hops, minlength=max_hops + 1)[1:].tolist()
-    pairs = torch.stack([source[order], target[order]])
-    return list(pairs.split(counts, dim=1))
-
-
-# --------------------------------------------------------------------------- hyper-parameter checks
-
-
-def _check_int(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise UsageError(f"hparam {name!r} must be an integer >= {low}, got {value!r}")
-
-
-def _check_fraction(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise UsageError(f"hparam {name!r} must be a number in [0, 1), got {value!r}")
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise UsageError(f"hparam {name!r} must be one of {', '.join(choices)}; got {value!r}")
-
-
-def _check_bool(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise UsageError(f"hparam {name!r} must be true or false, got {value!r}")
-
-
-def _resolve_hparams(name: str, defaults: Mapping[str, Any], hparams: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(hparams) - set(defaults))
-    if unknown:
-        raise UsageError(f"model {name!r}: unknown hparams {unknown}; known: {', '.join(sorted(defaults))}")
-    hp = {**defaults, **hparams}
-    for key in ("hidden", "layers", "head_depth", "pe_k", "pe_dim", "heads", "max_hops"):
-        if key in hp:
-            _check_int(key, hp[key], 1)
-    for key in ("dropout", "attn_dropout"):
-        if key in hp:
-            _check_fraction(key, hp[key])
-    for key in ("batch_norm", "residual"):
-        if key in hp:
-            _check_bool(key, hp[key])
-    _check_choice("pe", hp["pe"], PE_KINDS)
-    if hp["pe"] != "none" and hp["pe_dim"] >= hp["hidden"]:
-        raise UsageError(f"hparam 'pe_dim' ({hp['pe_dim']}) must be smaller than 'hidden' ({hp['hidden']})")
-    if "heads" in hp and hp["hidden"] % hp["heads"]:
-        raise UsageError(f"hparam 'hidden' ({hp['hidden']}) must be divisible by 'heads' ({hp['heads']})")
-    if "local_model" in hp:
-        _check_choice("local_model", hp["local_model"], LOCAL_MODELS)
-    if "nu" in hp:
-        hp["nu"] = _parse_nu(hp["nu"])
-    return hp
-
-
-def _parse_nu(value: Any) -> float:
-    if value is None or value == "inf" or (isinstance(value, float) and math.isinf(value) and value > 0):
-        return math.inf
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UsageError(f"hparam 'nu' must be an integer >= 1 or 'inf' (no delay), got {value!r}")
-    return value
-
-
-def _task_level(task: TaskInfo) -> str:
-    level = task.extras.get("level", "graph")
-    _check_choice("level (TaskInfo.extras)", level, LEVELS)
-    return level
-
-
-# --------------------------------------------------------------------------- encoders
-
-
-def _ogb_vocab(kind: str) -> list[int]:
-    if "outdated" not in sys.modules:
-        sys.modules["outdated"] = None  # ogb's version check would otherwise query PyPI on import
-    from ogb.utils.features import get_atom_feature_dims, get_bond_feature_dims
-
-    return get_atom_feature_dims() if kind == "atom" else get_bond_feature_dims()
-
-
-class FeatureEmbedding(nn.Module):
-    """Long features: one embedding per column, summed (ogb AtomEncoder style). Float: a linear layer."""
-
-    def __init__(self, in_dim: int, out_dim: int, vocab: list[int] | None):
-        super().__init__()
-        self.tables = None
-        if vocab is not None:
-            if len(vocab) != in_dim:
-                raise UsageError(f"feature vocabulary has {len(vocab)} columns but the data has {in_dim}")
-            self.tables = nn.ModuleList(nn.Embedding(size, out_dim) for size in vocab)
-            for table in self.tables:
-                nn.init.xavier_uniform_(table.weight)
-        else:
-            self.linear = nn.Linear(in_dim, out_dim)
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.tables is None:
-            return self.linear(x.float().view(x.size(0), -1))
-        x = x.long().view(x.size(0), -1)
-        return sum(table(x[:, i]) for i, table in enumerate(self.tables))
-
-
-def _feature_embedding(task: TaskInfo, which: str, out_dim: int) -> FeatureEmbedding:
-    dim = task.in_dim if which == "node" else task.edge_dim
-    dtype = task.extras.get("x_dtype" if which == "node" else "edge_dtype", "float")
-    if dtype not in ("long", "float"):
-        raise UsageError(f"TaskInfo.extras[{'x_dtype' if which == 'node' else 'edge_dtype'}] must be 'long' or 'float'")
-    vocab = None
-    if dtype == "long":
-        vocab = task.extras.get("x_vocab" if which == "node" else "edge_vocab")
-        ogb_kind, ogb_cols = ("atom", 9) if which == "node" else ("bond", 3)
-        if vocab is None and dim == ogb_cols:
-            vocab = _ogb_vocab(ogb_kind)
-        if vocab is None:
-            key = "x_vocab" if which == "node" else "edge_vocab"
-            raise UsageError(f"{which} features are integer-coded with {dim} columns: set TaskInfo.extras[{key!r}]")
-    return FeatureEmbedding(dim, out_dim, list(vocab) if vocab is not None else None)
-
-
-class RWSEEncoder(nn.Module):
-    """BatchNorm on the raw return probabilities, then a linear map (GraphGPS ``RWSE``/``Linear``)."""
-
-    def __init__(self, k: int, dim: int):
-        super().__init__()
-        self.k = k
-        self.norm = nn.BatchNorm1d(k)
-        self.linear = nn.Linear(k, dim)
-
-    def forward(self, data: Any) -> Tensor:
-        rwse = getattr(data, "rwse", None)
-        if rwse is None:
-            rwse = random_walk_se(data.edge_index, data.num_nodes, self.k, data.batch)
-        elif rwse.size(1) != self.k:
-            raise UsageError(f"batch has {rwse.size(1)} RWSE steps but the model expects pe_k={self.k}")
-        return self.linear(self.norm(rwse))
-
-
-class LapPEEncoder(nn.Module):
-    """DeepSet over frequencies: ``sum_j rho([v_j, lambda_j])`` with a 2-layer MLP ``rho``.
-
-    During training each graph's eigenvectors get independent random signs (sign-flip augmentation).
-    """
-
-    def __init__(self, k: int, dim: int):
-        super().__init__()
-        self.k = k
-        self.rho = nn.Sequential(nn.Linear(2, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
-
-    def forward(self, data: Any) -> Tensor:
-        vec, val = getattr(data, "lappe_vec", None), getattr(data, "lappe_val", None)
-        if vec is None or val is None:
-            vec, val = laplacian_pe(data.edge_index, data.num_nodes, self.k, data.batch)
-        elif vec.size(1) != self.k:
-            raise UsageError(f"batch has {vec.size(1)} Laplacian eigenvectors but the model expects pe_k={self.k}")
-        present = val > LAPPE_MISSING / 2
-        if self.training:
-            num_graphs = int(data.batch.max()) + 1
-            signs = torch.randint(0, 2, (num_graphs, self.k), device=vec.device) * 2 - 1
-            vec = vec * signs[data.batch]
-        out = self.rho(torch.stack([vec, val.clamp(min=0)], dim=-1))
-        return (out * present.unsqueeze(-1)).sum(dim=1)
-
-
-class NodeEncoder(nn.Module):
-    """Feature embedding of width ``hidden - pe_dim`` concatenated with a PE embedding of width ``pe_dim``."""
-
-    def __init__(self, task: TaskInfo, hp: Mapping[str, Any]):
-        super().__init__()
-        pe_dim = hp["pe_dim"] if hp["pe"] != "none" else 0
-        self.features = _feature_embedding(task, "node", hp["hidden"] - pe_dim)
-        self.pe = None
-        if hp["pe"] == "rwse":
-            self.pe = RWSEEncoder(hp["pe_k"], pe_dim)
-        elif hp["pe"] == "lappe":
-            self.pe = LapPEEncoder(hp["pe_k"], pe_dim)
-
-    def forward(self, data: Any) -> Tensor:
-        h = self.features(data.x)
-        return h if self.pe is None else torch.cat([h, self.pe(data)], dim=-1)
-
-
-class EdgeEncoder(nn.Module):
-    """Edge features to width ``hidden``; a learned constant when the task has no edge features."""
-
-    def __init__(self, task: TaskInfo, hidden: int):
-        super().__init__()
-        self.features = _feature_embedding(task, "edge", hidden) if task.edge_dim else None
-        self.constant = None if task.edge_dim else nn.Parameter(torch.zeros(1, hidden))
-
-    def forward(self, data: Any) -> Tensor:
-        if self.features is None:
-            return self.constant.expand(data.edge_index.size(1), -1)
-        if data.edge_attr is None:
-            raise UsageError("the task declares edge features (TaskInfo.edge_dim) but the batch has no edge_attr")
-        return self.features(data.edge_attr)
-
-
-# --------------------------------------------------------------------------- layers
-
-
-class GatedGCNConv(nn.Module):
-    """Residual gated graph convolution with edge features (Bresson & Laurent 2017; Dwivedi et al. 2020).
-
-    ``e'_ij = C e_ij + D h_i + E h_j``, ``s_ij = sigmoid(e'_ij)``,
-    ``h'_i = A h_i + sum_j s_ij * B h_j / (sum_j s_ij + 1e-6)`` over edges ``j -> i``.
-    Returns the raw ``(h', e')``; normalisation, activation and residuals belong to the caller.
-    """
-
-    def __init__(self, dim: int):
-        super().__init__()
-        self.A, self.B, self.C, self.D, self.E = (nn.Linear(dim, dim) for _ in range(5))
-
-    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> tuple[Tensor, Tensor]:
-        src, dst = edge_index
-        e = self.C(edge_attr) + self.D(x)[dst] + self.E(x)[src]
-        gate = torch.sigmoid(e)
-        num = scatter(gate * self.B(x)[src], dst, 0, dim_size=x.size(0), reduce="sum")
-        den = scatter(gate, dst, 0, dim_size=x.size(0), reduce="sum")
-        return self.A(x) + num / (den + 1e-6), e
-
-
-class GatedGCNLocal(nn.Module):
-    """GatedGCN as ``GPSConv``'s local model: ``GPSConv`` only takes node states back, so the updated
-    edge stream is left in :attr:`edge_out` for the model to pass to the next layer."""
-
-    def __init__(self, dim: int, dropout: float):
-        super().__init__()
-        self.conv = GatedGCNConv(dim)
-        self.norm_x, self.norm_e = nn.BatchNorm1d(dim), nn.BatchNorm1d(dim)
-        self.dropout = dropout
-        self.edge_out: Tensor | None = None
-
-    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
-        h, e = self.conv(x, edge_index, edge_attr)
-        e = F.dropout(F.gelu(self.norm_e(e)), self.dropout, self.training)
-        self.edge_out = edge_attr + e
-        return F.gelu(self.norm_x(h))
-
-
-def _gine_conv(dim: int) -> GINEConv:
-    return GINEConv(nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, dim)))
-
-
-def _head(hidden: int, out_dim: int, depth: int, dropout: float) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for _ in range(depth - 1):
-        layers += [nn.Linear(hidden, hidden), nn.GELU(), nn.Dropout(dropout)]
-    layers.append(nn.Linear(hidden, out_dim))
-    return nn.Sequential(*layers)
-
-
-# --------------------------------------------------------------------------- models
-
-
-class LongRangeModel(nn.Module):
-    """Shared skeleton: encoders, readout by level, head. Subclasses implement :meth:`process`."""
-
-    uses_edges = False
-
-    def __init__(self, task: TaskInfo, hp: Mapping[str, Any]):
-        super().__init__()
-        self.level = _task_level(task)
-        self.dropout = hp["dropout"]
-        self.node_encoder = NodeEncoder(task, hp)
-        self.edge_encoder = EdgeEncoder(task, hp["hidden"]) if self.uses_edges else None
-        self.head = _head(hp["hidden"], task.out_dim, hp["head_depth"], hp["dropout"])
-
-    def process(self, h: Tensor, e: Tensor | None, data: Any) -> Tensor:
-        raise NotImplementedError
-
-    def forward(self, data: Any) -> Tensor:
-        data = _with_batch(data)
-        h = self.process(self.node_encoder(data), self._edges(data), data)
-        if self.level == "graph":
-            h = global_mean_pool(h, data.batch, size=getattr(data, "num_graphs", None) or int(data.batch.max()) + 1)
-        return self.head(h)
-
-    def _edges(self, data: Any) -> Tensor | None:
-        return self.edge_encoder(data) if self.edge_encoder is not None else None
-
-    def encode(self, data: Any) -> Tensor:
-        """Node embeddings after the input encoders: the input of the influence Jacobian."""
-        return self.node_encoder(_with_batch(data))
-
-    def forward_from_embedding(self, h: Tensor, data: Any) -> Tensor:
-        """Per-node outputs from node embeddings: the head applied to every node's final
-        representation (before pooling, for graph-level models). Used by influence measurement."""
-        data = _with_batch(data)
-        return self.head(self.process(h, self._edges(data), data))
-
-
-def _with_batch(data: Any) -> Any:
-    if getattr(data, "batch", None) is None:
-        data = data.clone()
-        data.batch = torch.zeros(data.num_nodes, dtype=torch.long, device=data.edge_index.device)
-    return data
-
-
-class MPNN(LongRangeModel):
-    """``h <- h + Dropout(GELU(BN(conv(h))))`` with conv GCN, GINE or GatedGCN (edge stream too)."""
-
-    def __init__(self, task: TaskInfo, hp: Mapping[str, Any], conv: str):
-        self.conv_kind = conv
-        self.uses_edges = conv in ("gine", "gatedgcn")
-        super().__init__(task, hp)
-        d, n = hp["hidden"], hp["layers"]
-        self.residual = hp["residual"]
-        make = {"gcn": lambda: GCNConv(d, d), "gine": lambda: _gine_conv(d), "gatedgcn": lambda: GatedGCNConv(d)}
-        self.convs = nn.ModuleList(make[conv]() for _ in range(n))
-        norm = nn.BatchNorm1d if hp["batch_norm"] else (lambda _: nn.Identity())
-        self.norms = nn.ModuleList(norm(d) for _ in range(n))
-        self.edge_norms = nn.ModuleList(norm(d) for _ in range(n)) if conv == "gatedgcn" else None
-
-    def _block(self, h: Tensor, norm: nn.Module) -> Tensor:
-        return F.dropout(F.gelu(norm(h)), self.dropout, self.training)
-
-    def process(self, h: Tensor, e: Tensor | None, data: Any) -> Tensor:
-        for i, conv in enumerate(self.convs):
-            if self.conv_kind == "gatedgcn":
-                h_new, e_new = conv(h, data.edge_index, e)
-                e_new = self._block(e_new, self.edge_norms[i])
-                e = e + e_new if self.residual else e_new
-            elif self.conv_kind == "gine":
-                h_new = conv(h, data.edge_index, e)
-            else:
-                h_new = conv(h, data.edge_index)
-            h_new = self._block(h_new, self.norms[i])
-            h = h + h_new if self.residual else h_new
-        return h
-
-
-class GraphTransformer(LongRangeModel):
-    """Stack of PyG ``GPSConv`` layers: GPS with a local model, or a plain transformer without one."""
-
-    def __init__(self, task: TaskInfo, hp: Mapping[str, Any], local: str | None):
-        self.local = local
-        self.uses_edges = local is not None
-        super().__init__(task, hp)
-        d = hp["hidden"]
-        attn = {"dropout": hp["attn_dropout"]}
-
-        def local_model() -> nn.Module | None:
-            if local == "gatedgcn":
-                return GatedGCNLocal(d, hp["dropout"])
-            return _gine_conv(d) if local == "gine" else None
-
-        self.layers = nn.ModuleList(
-            GPSConv(d, local_model(), heads=hp["heads"], dropout=hp["dropout"], act="gelu", attn_kwargs=attn)
-            for _ in range(hp["layers"])
-        )
-        if local is None:
-            for layer in self.layers:
-                layer.norm1 = None  # GPSConv builds the local branch's norm even without a local model
-
-    def process(self, h: Tensor, e: Tensor | None, data: Any) -> Tensor:
-        for layer in self.layers:
-            if self.local is None:
-                h = layer(h, data.edge_index, data.batch)
-            else:
-                h = layer(h, data.edge_index, data.batch, edge_attr=e)
-            if self.local == "gatedgcn":
-                e = layer.conv.edge_out
-        return h
-
-
-class DRewGCN(LongRangeModel):
-    """DRew-GCN: layer-dependent ``k``-hop aggregation with delay ``tau(k) = max(0, k - nu)``.
-
-    One ``GCNConv`` (own weights, GCN-normalised over the ``k``-hop edge set, self-loops included)
-    per layer ``t`` and hop ``k <= min(t+1, max_hops)``; the ``k``-hop edge sets are computed once per
-    batch by :func:`hop_edge_sets`.
-    """
-
-    def __init__(self, task: TaskInfo, hp: Mapping[str, Any]):
-        super().__init__(task, hp)
-        d, n = hp["hidden"], hp["layers"]
-        self.nu, self.residual = hp["nu"], hp["residual"]
-        self.max_hops = min(hp["max_hops"], n)
-        self.convs = nn.ModuleList(
-            nn.ModuleList(GCNConv(d, d) for _ in range(min(t + 1, self.max_hops))) for t in range(n)
-        )
-        norm = nn.BatchNorm1d if hp["batch_norm"] else (lambda _: nn.Identity())
-        self.norms = nn.ModuleList(norm(d) for _ in range(n))
-
-    def delay(self, k: int) -> int:
-        return 0 if math.isinf(self.nu) else max(0, k - int(self.nu))
-
-    def process(self, h: Tensor, e: Tensor | None, data: Any) -> Tensor:
-        hop_edges = hop_edge_sets(data.edge_index, data.num_nodes, self.max_hops, data.batch)
-        states = [h]
-        for t, convs in enumerate(self.convs):
-            total = 0
-            for k, conv in enumerate(convs, start=1):
-                total = total + conv(states[t - self.delay(k)], hop_edges[k - 1])
-            update = F.dropout(F.gelu(self.norms[t](total)), self.dropout, self.training)
-            states.append(states[t] + update if self.residual else update)
-        return states[-1]
-
-
-# --------------------------------------------------------------------------- plugin registration
+# --------------------------------------------------------------------------- defaults
 
 _COMMON = {"dropout": 0.1, "head_depth": 3, "pe": "rwse", "pe_k": 20, "pe_dim": 28}
 _MPNN = {**_COMMON, "batch_norm": True, "residual": True}
@@ -509,15 +91,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "DRew-GCN": {**_MPNN, "pe": "none", "pe_k": 10, "pe_dim": 16, "hidden": 110, "layers": 8, "nu": 1, "max_hops": 8},
 }
 
-_BUILDERS = {
-    "LRGB-GCN": partial(MPNN, conv="gcn"),
-    "GINE": partial(MPNN, conv="gine"),
-    "GatedGCN": partial(MPNN, conv="gatedgcn"),
-    "GPS": None,  # local model comes from the hparams
-    "Transformer-LapPE": partial(GraphTransformer, local=None),
-    "DRew-GCN": DRewGCN,
-}
-
 _DESCRIPTIONS = {
     "LRGB-GCN": "GCN for long-range graph tasks (Tönshoff et al. 2023 re-tuned: residual, BN, GELU, RWSE)",
     "GINE": "GINE with edge features (Tönshoff et al. 2023 re-tuned)",
@@ -528,14 +101,69 @@ _DESCRIPTIONS = {
 }
 
 
-def build_model(name: str, task: TaskInfo, hparams: Mapping[str, Any]) -> nn.Module:
-    """Build model ``name`` for ``task``; ``hparams`` may hold any subset of the model's defaults."""
-    hp = _resolve_hparams(name, DEFAULTS[name], hparams)
+# --------------------------------------------------------------------------- hyper-parameter checks
+
+
+def resolve_hparams(name: str, hparams: Mapping[str, Any]) -> dict[str, Any]:
+    """Model ``name``'s defaults with ``hparams`` applied, validated; ``nu`` parsed (``math.inf`` for no delay).
+
+    Raises :class:`ConfigError` naming the model, the key and the rule. Also the models'
+    ``ModelSpec.check`` (cheap: no torch), so a suite with a bad value fails when it loads.
+    """
+    try:
+        return _resolve(DEFAULTS[name], hparams)
+    except ConfigError as exc:
+        raise ConfigError(f"model {name!r}: {exc}") from None
+
+
+def _resolve(defaults: Mapping[str, Any], hparams: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(hparams) - set(defaults))
+    if unknown:
+        raise ConfigError(f"unknown hyper-parameters {unknown}; known: {', '.join(sorted(defaults))}")
+    hp = {**defaults, **hparams}
+    for key in ("hidden", "layers", "head_depth", "pe_k", "pe_dim", "heads", "max_hops"):
+        if key in hp:
+            check_int(key, hp[key], minimum=1)
+    for key in ("dropout", "attn_dropout"):
+        if key in hp:
+            check_number(key, hp[key], minimum=0, below=1)
+    for key in ("batch_norm", "residual"):
+        if key in hp:
+            check_bool(key, hp[key])
+    check_choice("pe", hp["pe"], PE_KINDS)
+    if hp["pe"] != "none" and hp["pe_dim"] >= hp["hidden"]:
+        raise ConfigError(f"pe_dim ({hp['pe_dim']}) must be smaller than hidden ({hp['hidden']})")
+    if "heads" in hp and hp["hidden"] % hp["heads"]:
+        raise ConfigError(f"hidden ({hp['hidden']}) must be divisible by heads ({hp['heads']})")
+    if "local_model" in hp:
+        check_choice("local_model", hp["local_model"], LOCAL_MODELS)
+    if "nu" in hp:
+        hp["nu"] = parse_nu(hp["nu"])
+    return hp
+
+
+def parse_nu(value: Any) -> float:
+    """DRew's delay parameter: an integer >= 1, or ``"inf"``/``None``/``math.inf`` for no delay."""
+    if value is None or value == "inf" or (isinstance(value, float) and math.isinf(value) and value > 0):
+        return math.inf
+    try:
+        return check_int("nu", value, minimum=1)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; or 'inf' for no delay") from None
+
+
+# --------------------------------------------------------------------------- plugin registration
+
+
+def build_model(name: str, task: TaskInfo, hparams: Mapping[str, Any]) -> Any:
+    """Build model ``name`` for ``task`` (a ``longrange_layers.LongRangeModel``); ``hparams`` may hold any
+    subset of the model's defaults."""
+    hp = resolve_hparams(name, hparams)
     if task.task != "graph":
         raise UsageError(f"model {name!r} supports task 'graph' only, got {task.task!r}")
-    if name == "GPS":
-        return GraphTransformer(task, hp, local=hp["local_model"])
-    return _BUILDERS[name](task, hp)
+    from bench_gnn.plugins.longrange_layers import build
+
+    return build(name, task, hp)
 
 
 @hookimpl
@@ -547,6 +175,7 @@ def bench_models() -> list[ModelSpec]:
             defaults=dict(DEFAULTS[name]),
             tasks=frozenset({"graph"}),
             description=_DESCRIPTIONS[name],
+            check=partial(resolve_hparams, name),
         )
         for name in DEFAULTS
     ]

@@ -76,6 +76,24 @@ class DataContext:
             return cached
         raise DataError(self._missing_message(path, entry))
 
+    def missing_files(self) -> dict[str, str]:
+        """The card's files that :meth:`raw_file` could not provide, each with the error it would raise.
+
+        Cheap: it only looks for the files (cache, then data dir, then a ``url`` with
+        downloads allowed) and neither copies, downloads nor checksums them, so a
+        corrupted or unreachable file still fails when the dataset loads.
+        """
+        missing = {}
+        for entry in self.card.files if self.card else ():
+            if (self.cache_dir / "raw" / entry.path).exists():
+                continue
+            if self.data_dir is not None and (self.data_dir / entry.path).exists():
+                continue
+            if entry.url and self.allow_download:
+                continue
+            missing[entry.path] = self._missing_message(entry.path, entry)
+        return missing
+
     def _missing_message(self, path: str, entry: CardFile) -> str:
         if self.data_dir is None:
             where = f"no data dir is set (use --data-dir or {DATA_DIR_ENV})"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from bench_gnn.errors import unknown_name
 from bench_gnn.protocols.base import ProtocolContext, ProtocolResult
 
 
@@ -25,10 +27,22 @@ PROTOCOLS: dict[str, Any] = {
 }
 
 
-def check_args(protocol: str, args: dict[str, Any]) -> None:
-    """Validate a suite's protocol_args before any training starts."""
+def _resolver(protocol: str) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     if protocol == "node-full-batch":
         from bench_gnn.protocols.node_full_batch import resolve_args
-    else:
+
+        return resolve_args
+    if protocol == "graph-minibatch":
         from bench_gnn.protocols.graph_minibatch import resolve_args
-    resolve_args(dict(args))
+
+        return resolve_args
+    raise unknown_name("protocol", protocol, PROTOCOLS)
+
+
+def check_args(protocol: str, args: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a suite's protocol_args before any training starts; returns them with defaults filled in.
+
+    Raises :class:`bench_gnn.errors.ConfigError` naming the protocol and the key, e.g.
+    ``node-full-batch: protocol_args.steps must be an integer >= 1, got 'abc' (str)``.
+    """
+    return _resolver(protocol)(dict(args))

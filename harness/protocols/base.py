@@ -102,7 +102,10 @@ def improves(score: float, best_score: float | None, higher_is_better: bool) -> 
 
 
 def resolve_protocol_args(
-    protocol: str, given: Mapping[str, Any], defaults: Mapping[str, Any], checks: Mapping[str, Callable[[str, Any], Any]]
+    protocol: str,
+    given: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    checks: Mapping[str, Callable[[str, Any], Any]],
 ) -> dict[str, Any]:
     """``given`` over ``defaults``, each value passed through its check from :mod:`bench_gnn.checks`.
 
@@ -114,9 +117,9 @@ def resolve_protocol_args(
         raise ConfigError(f"{protocol}: unknown protocol_args {unknown}; known: {', '.join(sorted(defaults))}")
     merged = {**defaults, **given}
     resolved = {}
-    for key, check in checks.items():
+    for key in defaults:  # every argument has a check
         try:
-            resolved[key] = check(f"protocol_args.{key}", merged[key])
+            resolved[key] = checks[key](f"protocol_args.{key}", merged[key])
         except ConfigError as exc:
             raise ConfigError(f"{protocol}: {exc}") from None
     return resolved

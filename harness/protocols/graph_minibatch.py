@@ -39,7 +39,12 @@ long with missing labels as -1), softmax probabilities (multiclass) or the
 positive-class score ``[N]`` (binary), or raw outputs (regression). The train
 metric is computed on the predictions made while training each epoch. The
 reported val/test/train values are those of the epoch with the best validation
-score.
+score (by :func:`bench_gnn.protocols.base.improves`: the earlier epoch on ties; a
+NaN score is best only until a number comes).
+
+Arguments are validated with :mod:`bench_gnn.checks` (integers are not rounded,
+``plateau_factor`` must be below 1). The caller seeds the RNGs
+(:func:`bench_gnn.protocols.base.run_seeded`); peak memory is the runner's.
 """
 
 from __future__ import annotations
@@ -47,23 +52,27 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from bench_gnn.checks import check_choice, check_int, check_number
+from bench_gnn.errors import DataError
 from bench_gnn.graph.batching import graph_loaders
-from bench_gnn.errors import ConfigError, DataError
 from bench_gnn.protocols.base import (
     ProtocolContext,
     ProtocolResult,
     build_model,
     check_finite,
-    seed_everything,
+    improves,
+    resolve_protocol_args,
 )
 from bench_gnn.specs import GraphTaskData, TaskInfo
 
+NAME = "graph-minibatch"
 DEFAULTS: Mapping[str, Any] = {
     "epochs": 250,
     "batch_size": 200,
@@ -80,6 +89,21 @@ DEFAULTS: Mapping[str, Any] = {
     "influence_nodes": 32,
 }
 SCHEDULERS = ("cosine", "plateau", "none")
+CHECKS = {
+    "epochs": partial(check_int, minimum=1),
+    "batch_size": partial(check_int, minimum=1),
+    "lr": partial(check_number, minimum=0),
+    "weight_decay": partial(check_number, minimum=0),
+    "warmup_epochs": partial(check_int, minimum=0),
+    "scheduler": partial(check_choice, choices=SCHEDULERS),
+    "plateau_factor": partial(check_number, minimum=0, below=1),
+    "plateau_patience": partial(check_int, minimum=1),
+    "min_lr": partial(check_number, minimum=0),
+    "eval_every": partial(check_int, minimum=1),
+    "resident": partial(check_choice, choices=(True, False, "auto")),
+    "influence_hops": partial(check_int, minimum=0),
+    "influence_nodes": partial(check_int, minimum=1),
+}
 TARGETS = ("multilabel", "regression", "multiclass")
 LEVELS = ("graph", "node", "root")
 SPLITS = ("train", "val", "test")
@@ -87,11 +111,14 @@ _TRAIN_BUFFER_ELEMENTS = 1 << 22  # flush buffered train predictions into the me
 
 
 def run(ctx: ProtocolContext) -> ProtocolResult:
-    """Train ``ctx.model`` on ``ctx.data`` (a :class:`GraphTaskData`) and evaluate it."""
+    """Train ``ctx.model`` on ``ctx.data`` (a :class:`GraphTaskData`) and evaluate it.
+
+    Seeding is the caller's (:func:`bench_gnn.protocols.base.run_seeded`), and so is peak
+    memory (the runner's record fields).
+    """
     args = resolve_args(ctx.args)
     data = _check_data(ctx.data)
     device = torch.device(ctx.device)
-    seed_everything(ctx.seed)
 
     sample = data.dataset[0]
     model, num_params, over_budget = build_model(ctx, _task_info(sample, data))
@@ -108,8 +135,6 @@ def run(ctx: ProtocolContext) -> ProtocolResult:
     scheduler = _scheduler(optimizer, args)
     task = _Task(data.target, data.level, data.out_dim)
     metrics = {name: ctx.metric.factory(data.out_dim).to(device) for name in SPLITS}
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
 
     epochs = args["epochs"]
     ctx.steps_total(epochs)
@@ -133,14 +158,12 @@ def run(ctx: ProtocolContext) -> ProtocolResult:
             scores["test"], _ = _evaluate(model, loaders["test"], task, metrics["test"])
             if args["scheduler"] == "plateau":
                 scheduler.step(val_loss)
-            if _better(scores["val"], best, ctx.metric.higher_is_better):
+            if improves(scores["val"], None if best is None else best["val"], ctx.metric.higher_is_better):
                 best, best_epoch = scores, epoch
         metrics["train"].reset()
         ctx.on_step(1)
 
-    peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
-    extras = {"seconds_per_epoch": train_seconds / epochs, "resident": resident, "peak_memory_bytes": peak,
-              "over_budget": over_budget}
+    extras = {"seconds_per_epoch": train_seconds / epochs, "resident": resident, "over_budget": over_budget}
     if args["influence_hops"]:
         from bench_gnn.graph.influence import influence_profile
 
@@ -254,16 +277,6 @@ def _compute(metric) -> float:
     return float(metric.compute())
 
 
-def _better(score: float, best: dict[str, float] | None, higher_is_better: bool) -> bool:
-    if best is None:
-        return True
-    if math.isnan(score):
-        return False
-    if math.isnan(best["val"]):
-        return True
-    return score > best["val"] if higher_is_better else score < best["val"]
-
-
 def _scheduler(optimizer, args: Mapping[str, Any]):
     if args["scheduler"] == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -323,25 +336,4 @@ def _check_data(data: Any) -> GraphTaskData:
 
 def resolve_args(given: Mapping[str, Any]) -> dict[str, Any]:
     """``given`` over :data:`DEFAULTS`, validated; raises :class:`ConfigError` naming the bad key."""
-    unknown = sorted(set(given) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(
-            f"unknown graph_minibatch argument(s) {unknown}; known: {', '.join(sorted(DEFAULTS))}"
-        )
-    args = {**DEFAULTS, **given}
-    for key in ("epochs", "batch_size", "eval_every", "plateau_patience", "influence_nodes"):
-        if not isinstance(args[key], int) or isinstance(args[key], bool) or args[key] < 1:
-            raise ConfigError(f"graph_minibatch: {key} must be a positive integer, got {args[key]!r}")
-    for key in ("warmup_epochs", "influence_hops"):
-        if not isinstance(args[key], int) or isinstance(args[key], bool) or args[key] < 0:
-            raise ConfigError(f"graph_minibatch: {key} must be an integer >= 0, got {args[key]!r}")
-    if not isinstance(args["warmup_epochs"], int) or args["warmup_epochs"] < 0:
-        raise ConfigError(f"graph_minibatch: warmup_epochs must be an integer >= 0, got {args['warmup_epochs']!r}")
-    for key in ("lr", "weight_decay", "plateau_factor", "min_lr"):
-        if isinstance(args[key], bool) or not isinstance(args[key], (int, float)) or args[key] < 0:
-            raise ConfigError(f"graph_minibatch: {key} must be a number >= 0, got {args[key]!r}")
-    if args["scheduler"] not in SCHEDULERS:
-        raise ConfigError(f"graph_minibatch: scheduler must be one of {SCHEDULERS}, got {args['scheduler']!r}")
-    if args["resident"] not in (True, False, "auto"):
-        raise ConfigError(f"graph_minibatch: resident must be true, false or 'auto', got {args['resident']!r}")
-    return args
+    return resolve_protocol_args(NAME, given, DEFAULTS, CHECKS)

@@ -2,8 +2,9 @@
 
 Per split: build the model with the split's seed, train with AdamW for ``steps``
 full-batch steps, evaluate train/val/test every ``eval_every`` steps, and report
-the test score at the step with the best validation score (first such step on
-ties). Binary datasets use one output and a BCE loss; multi-class ones use
+the test score at the step with the best validation score (by
+:func:`bench_gnn.protocols.base.improves`: first such step on ties, NaN never best
+unless nothing else was scored). Binary datasets use one output and a BCE loss; multi-class ones use
 cross-entropy. Scores reach the metric as sigmoid probabilities ``[N]`` (binary)
 or softmax probabilities ``[N, C]``.
 """
@@ -11,26 +12,38 @@ or softmax probabilities ``[N, C]``.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from bench_gnn.errors import ConfigError, JobError
-from bench_gnn.protocols.base import ProtocolContext, ProtocolResult, build_model, check_finite
+from bench_gnn.checks import check_int, check_number
+from bench_gnn.errors import JobError
+from bench_gnn.protocols.base import (
+    ProtocolContext,
+    ProtocolResult,
+    build_model,
+    check_finite,
+    improves,
+    resolve_protocol_args,
+)
 from bench_gnn.specs import TaskInfo
 
+NAME = "node-full-batch"
 DEFAULTS: dict[str, Any] = {"steps": 1000, "lr": 3e-5, "weight_decay": 0.0, "eval_every": 1}
+CHECKS = {
+    "steps": partial(check_int, minimum=1),
+    "lr": partial(check_number, minimum=0),
+    "weight_decay": partial(check_number, minimum=0),
+    "eval_every": partial(check_int, minimum=1),
+}
 
 
-def resolve_args(args: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(args) - set(DEFAULTS)
-    if unknown:
-        raise ConfigError(f"node-full-batch: unknown protocol_args {sorted(unknown)}; valid: {sorted(DEFAULTS)}")
-    merged = {**DEFAULTS, **args}
-    if int(merged["steps"]) < 1 or int(merged["eval_every"]) < 1:
-        raise ConfigError("node-full-batch: steps and eval_every must be positive integers")
-    return merged
+def resolve_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    """``args`` over :data:`DEFAULTS`, validated; raises :class:`ConfigError` naming the bad key."""
+    return resolve_protocol_args(NAME, args, DEFAULTS, CHECKS)
 
 
 def _split_masks(data: Any, split: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -48,7 +61,7 @@ def _split_masks(data: Any, split: int) -> tuple[torch.Tensor, torch.Tensor, tor
 
 
 def run(ctx: ProtocolContext) -> ProtocolResult:
-    args = resolve_args(dict(ctx.args))
+    args = resolve_args(ctx.args)
     device = ctx.device
     data = ctx.data.to(device)
     train, val, test = (m.to(device) for m in _split_masks(ctx.data, ctx.split))
@@ -57,7 +70,7 @@ def run(ctx: ProtocolContext) -> ProtocolResult:
     binary = num_classes == 2
     task = TaskInfo("node", in_dim=data.x.size(1), out_dim=1 if binary else num_classes, num_nodes=data.num_nodes)
     model, num_params, over_budget = build_model(ctx, task)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=float(args["lr"]), weight_decay=float(args["weight_decay"]))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args["lr"], weight_decay=args["weight_decay"])
     metric = ctx.metric.factory(num_classes).to(device)
     target = y.float() if binary else y
 
@@ -78,8 +91,7 @@ def run(ctx: ProtocolContext) -> ProtocolResult:
             values[name] = float(metric.compute())
         return values
 
-    steps, eval_every = int(args["steps"]), int(args["eval_every"])
-    sign = 1.0 if ctx.metric.higher_is_better else -1.0
+    steps, eval_every = args["steps"], args["eval_every"]
     best: dict[str, float] | None = None
     best_step = 0
     train_seconds = 0.0
@@ -97,7 +109,7 @@ def run(ctx: ProtocolContext) -> ProtocolResult:
         train_seconds += time.perf_counter() - start
         if step % eval_every == 0 or step == steps:
             values = evaluate()
-            if best is None or sign * values["val"] > sign * best["val"]:
+            if improves(values["val"], None if best is None else best["val"], ctx.metric.higher_is_better):
                 best, best_step = values, step
         ctx.on_step(1)
     return ProtocolResult(

@@ -1,17 +1,25 @@
-"""The runner: failures become records and the sweep goes on; finished jobs are skipped; runs are deterministic."""
+"""The runner: failures become records and the sweep goes on; finished jobs are skipped; runs are deterministic;
+datasets are held one at a time; bad protocol arguments stop a run before any job."""
 
 from __future__ import annotations
 
 import json
 import types
+import weakref
 
+import pytest
 import torch
 import yaml
+from torch_geometric.data import Data
 
-from bench_gnn import ModelSpec, hookimpl
-from bench_gnn.api import run
-from bench_gnn.errors import ExitCode
+from bench_gnn import DatasetSpec, ModelSpec, hookimpl
+from bench_gnn.api import load_suite, run
+from bench_gnn.data.context import DataContext
+from bench_gnn.errors import DataError, ExitCode
+from bench_gnn.jobs import expand
 from bench_gnn.plugin_manager import load_plugins
+from bench_gnn.runner import RunOptions, run_jobs
+from bench_gnn.store import Store
 
 
 class Exploding(torch.nn.Module):
@@ -102,3 +110,156 @@ def test_record_carries_what_a_reviewer_needs(tmp_path, plugins):
             __import__("bench_gnn").TaskInfo("node", 16, 3), {**plugins.models.get("GCN").spec.defaults, "hidden": 8}
         ).parameters()
     )
+
+
+# --- datasets by need --------------------------------------------------------------------------
+
+
+class TinyGraph(Data):
+    """A node dataset object the tests can hold a weak reference to."""
+
+
+class Linear(torch.nn.Module):
+    def __init__(self, task, hparams):
+        super().__init__()
+        EVENTS.append(("job", task.in_dim))
+        self.lin = torch.nn.Linear(task.in_dim, task.out_dim)
+
+    def forward(self, data):
+        return self.lin(data.x)
+
+
+EVENTS: list[tuple] = []
+LOADED: dict[str, weakref.ref] = {}
+FEATURES = {"tiny-a": 3, "tiny-b": 5, "tiny-flaky": 7}
+
+
+def _tiny_load(ctx):
+    name = ctx.dataset
+    EVENTS.append(("load", name, {other: ref() is not None for other, ref in LOADED.items()}))
+    if name == "tiny-flaky":
+        raise DataError(f"dataset {name!r}: the file is corrupted on purpose")
+    gen = torch.Generator().manual_seed(0)
+    n = 24
+    masks = torch.zeros(n, 3, 2, dtype=torch.bool)
+    masks[torch.arange(n), torch.arange(n) % 3, :] = True
+    data = TinyGraph(x=torch.randn(n, FEATURES[name], generator=gen), edge_index=torch.zeros(2, 0, dtype=torch.long),
+                     y=torch.arange(n) % 3, train_mask=masks[:, 0], val_mask=masks[:, 1], test_mask=masks[:, 2])
+    LOADED[name] = weakref.ref(data)
+    return data
+
+
+def _tiny_card(name, files=()):
+    return {"name": name, "source": "generated in tests", "license": "none", "citation": "none", "files": list(files)}
+
+
+def _tiny_plugins():
+    module = types.ModuleType("tiny_datasets")
+    specs = [DatasetSpec(name, "node", _tiny_load, card=_tiny_card(name)) for name in ("tiny-a", "tiny-b", "tiny-flaky")]
+    specs.append(DatasetSpec("tiny-missing", "node", _tiny_load,
+                             card=_tiny_card("tiny-missing", [{"path": "tiny/missing.npz", "sha256": None}])))
+    module.bench_datasets = hookimpl(lambda: specs)
+    module.bench_models = hookimpl(lambda: [ModelSpec("Linear", Linear)])
+    return load_plugins(extra=[("tiny-datasets", module)])
+
+
+def _sweep(tmp_path, datasets, **kw):
+    """Run a two-split suite over ``datasets`` with run_jobs directly; returns (summary, echoed lines)."""
+    plugins = _tiny_plugins()
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "tiny", "version": 1, "protocol": "node-full-batch", "protocol_args": {"steps": 2, "lr": 0.01},
+        "splits": 2, "datasets": datasets, "models": ["Linear"],
+    }))
+    suite, published = load_suite(plugins, str(path))
+    jobs = expand(suite, plugins, published=published)
+    options = RunOptions(torch.device("cpu"), data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", progress=False,
+                         **kw)
+    EVENTS.clear()
+    LOADED.clear()
+    lines: list[str] = []
+
+    def echo(line):
+        lines.append(line)
+        EVENTS.append(("echo", line))
+
+    return run_jobs(jobs, suite, plugins, Store(tmp_path / "r", suite.name), options, echo=echo), lines
+
+
+def test_each_dataset_is_loaded_for_its_first_job_and_released_after_its_last(tmp_path):
+    summary, _ = _sweep(tmp_path, ["tiny-a", "tiny-b"])
+    assert (summary.ok, summary.failed, summary.not_run) == (4, 0, 0)
+    steps = [e[:2] for e in EVENTS if e[0] != "echo"]
+    assert steps == [("load", "tiny-a"), ("job", 3), ("job", 3), ("load", "tiny-b"), ("job", 5), ("job", 5)]
+    load_b = next(e for e in EVENTS if e[:2] == ("load", "tiny-b"))
+    assert load_b[2] == {"tiny-a": False}  # tiny-a was garbage-collected before tiny-b was loaded
+    assert all(ref() is None for ref in LOADED.values())  # nothing is held after the sweep
+
+
+def test_unavailable_datasets_are_reported_before_any_job(tmp_path):
+    summary, lines = _sweep(tmp_path, ["tiny-a", "tiny-missing", "tiny-b"])
+    message = summary.unavailable["tiny-missing"]
+    assert message.startswith("dataset 'tiny-missing': raw file 'tiny/missing.npz' is missing: ")
+    assert str(tmp_path / "data" / "tiny" / "missing.npz") in message and "Place the file at" in message
+    assert EVENTS[0] == ("echo", f"unavailable: {message}")  # before the first load and the first job
+    assert all(e[1] != "tiny-missing" for e in EVENTS if e[0] == "load")  # never loaded
+    assert (summary.ok, summary.not_run, summary.exit_code) == (4, 2, ExitCode.OK)
+    assert sum(line.startswith("unavailable") for line in lines) == 1
+
+
+def test_missing_files_match_what_loading_would_say(tmp_path):
+    from bench_gnn.data.cards import load_card
+
+    card = load_card(_tiny_card("tiny-missing", [{"path": "a.bin", "sha256": None},
+                                                 {"path": "b.bin", "sha256": None, "url": "https://example.org/b"},
+                                                 {"path": "c.bin", "sha256": None}]), "tiny-missing")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "c.bin").write_bytes(b"c")
+    online = DataContext("tiny-missing", card, tmp_path / "data", tmp_path / "cache")
+    offline = DataContext("tiny-missing", card, tmp_path / "data", tmp_path / "cache", allow_download=False)
+    assert list(online.missing_files()) == ["a.bin"] and list(offline.missing_files()) == ["a.bin", "b.bin"]
+    for path, message in offline.missing_files().items():
+        with pytest.raises(DataError) as info:
+            offline.raw_file(path)
+        assert str(info.value) == message
+    (tmp_path / "cache" / "raw").mkdir(parents=True)
+    (tmp_path / "cache" / "raw" / "a.bin").write_bytes(b"a")
+    assert list(offline.missing_files()) == ["b.bin"]
+
+
+def test_a_data_error_at_load_time_makes_the_dataset_unavailable_and_the_sweep_goes_on(tmp_path):
+    summary, lines = _sweep(tmp_path, ["tiny-flaky", "tiny-b"])
+    assert summary.unavailable == {"tiny-flaky": "dataset 'tiny-flaky': the file is corrupted on purpose"}
+    assert (summary.ok, summary.failed, summary.not_run) == (2, 0, 2)
+    assert [e[1] for e in EVENTS if e[0] == "load"] == ["tiny-flaky", "tiny-b"]  # loaded once, not per job
+    assert "unavailable: dataset 'tiny-flaky': the file is corrupted on purpose" in lines
+    assert [r["dataset"] for r in _records(tmp_path / "r" / "tiny")] == ["tiny-b", "tiny-b"]
+
+
+def test_finished_datasets_are_not_loaded_again(tmp_path):
+    _sweep(tmp_path, ["tiny-a", "tiny-b"])
+    summary, _ = _sweep(tmp_path, ["tiny-a", "tiny-b"])
+    assert summary.skipped == 4 and not [e for e in EVENTS if e[0] == "load"]
+
+
+# --- protocol arguments are checked when the suite loads ---------------------------------------
+
+
+@pytest.mark.parametrize("override,message", [
+    ("protocol_args.steps=abc", "node-full-batch: protocol_args.steps must be an integer >= 1, got 'abc' (str)"),
+    ("protocol_args.steps=2.7", "node-full-batch: protocol_args.steps must be an integer >= 1, got 2.7 (float)"),
+    ("protocol_args.lr=fast", "node-full-batch: protocol_args.lr must be a finite number >= 0, got 'fast' (str)"),
+])
+def test_bad_protocol_args_stop_the_run_before_any_job(tmp_path, bench_main, override, message):
+    code, _, err = bench_main("run", "--suite", "smoke", "--no-progress", "--results", str(tmp_path), override)
+    assert code == ExitCode.USAGE_ERROR
+    assert message in err
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_bad_graph_protocol_args_name_the_protocol(tmp_path, bench_main):
+    code, _, err = bench_main("run", "--suite", "gnn-longrange", "--no-progress", "--results", str(tmp_path),
+                              "datasets.ring-transfer.protocol_args.epochs=2.7")
+    assert code == ExitCode.USAGE_ERROR
+    assert "graph-minibatch: protocol_args.epochs must be an integer >= 1, got 2.7 (float)" in err
+    assert not list(tmp_path.rglob("*.json"))

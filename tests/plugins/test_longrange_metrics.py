@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import doctest
 import math
-import sys
 
 import numpy as np
 import pytest
@@ -12,15 +11,13 @@ import torch
 from sklearn.metrics import average_precision_score, f1_score, mean_absolute_error
 
 import bench_gnn.plugins.longrange_metrics as lm
-from bench_gnn.specs import MetricSpec
+import bench_gnn.plugins.longrange_torchmetrics as lmt
+from bench_gnn import MetricSpec
+from bench_gnn.plugins.ogb_import import import_ogb
 
 
 def ogb_evaluator(name: str):
-    if "outdated" not in sys.modules:
-        sys.modules["outdated"] = None  # ogb checks PyPI for a newer version on import; keep tests offline
-    from ogb.graphproppred import Evaluator
-
-    return Evaluator(name)
+    return import_ogb("ogb.graphproppred").Evaluator(name)  # without ogb's PyPI query: tests stay offline
 
 
 def specs() -> dict[str, MetricSpec]:
@@ -46,7 +43,7 @@ def test_registers_the_six_metrics_with_their_directions():
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(lm, raise_on_error=False)
+    result = doctest.testmod(lmt, raise_on_error=False)
     assert result.attempted >= 3 and result.failed == 0
 
 
@@ -79,14 +76,14 @@ def test_ap_with_tied_scores_matches_sklearn():
     gen = torch.Generator().manual_seed(3)
     scores = torch.randint(0, 4, (200, 3), generator=gen).float() / 4
     target = (torch.rand(200, 3, generator=gen) < 0.4).float()
-    metric = lm.LabelwiseAveragePrecision(num_labels=3)
+    metric = lmt.LabelwiseAveragePrecision(num_labels=3)
     metric.update(scores, target)
     expected = np.mean([average_precision_score(target[:, j], scores[:, j]) for j in range(3)])
     assert float(metric.compute()) == pytest.approx(expected, abs=1e-6)
 
 
 def test_ap_is_nan_without_a_scorable_label_and_checks_its_inputs():
-    metric = lm.LabelwiseAveragePrecision(num_labels=2)
+    metric = lmt.LabelwiseAveragePrecision(num_labels=2)
     metric.update(torch.rand(4, 2), torch.zeros(4, 2))
     assert math.isnan(float(metric.compute()))
     with pytest.raises(ValueError, match=r"\[N, 2\]"):
@@ -188,7 +185,7 @@ def test_mrr_variants_differ_and_batched_padded_input_agrees():
     reference = loop_mrr(graphs)
     values = {}
     for variant in lm.MRR_VARIANTS:
-        metric = lm.LinkMRR(variant)
+        metric = lmt.LinkMRR(variant)
         metric.update(scores, target)
         values[variant] = float(metric.compute())
         assert values[variant] == pytest.approx(reference[variant], rel=1e-9)
@@ -198,12 +195,12 @@ def test_mrr_variants_differ_and_batched_padded_input_agrees():
 def test_mrr_per_source_rows_with_self_index_and_tie_handling():
     scores = torch.tensor([[0.5, 0.5, 0.9, 0.1]])  # one source; candidates 0..3; the source is column 2
     target = torch.tensor([[True, False, False, False]])
-    metric = lm.LinkMRR("filtered_no_self")
+    metric = lmt.LinkMRR("filtered_no_self")
     metric.update(scores, target, self_index=torch.tensor([2]))
     assert float(metric.compute()) == pytest.approx(1 / 1.5)  # one tie counts half a rank
     with pytest.raises(ValueError, match="self_index"):
-        lm.LinkMRR("raw").update(scores, target)
+        lmt.LinkMRR("raw").update(scores, target)
     with pytest.raises(ValueError, match="variant"):
-        lm.LinkMRR("filtered-no-self")
+        lmt.LinkMRR("filtered-no-self")
     with pytest.warns(UserWarning, match="before the ``update``"):
-        assert math.isnan(float(lm.LinkMRR("raw").compute()))
+        assert math.isnan(float(lmt.LinkMRR("raw").compute()))

@@ -10,8 +10,8 @@ import torch
 from torch_geometric.data import Batch, Data
 from torch_geometric.utils import get_laplacian, to_dense_adj
 
-from bench_gnn import ModelSpec, TaskInfo
-from bench_gnn.errors import UsageError
+from bench_gnn import LAPPE_MISSING, ConfigError, ModelSpec, TaskInfo, UsageError, laplacian_pe, random_walk_se
+from bench_gnn.plugins import longrange_layers as lrl
 from bench_gnn.plugins import longrange_models as lr
 
 NAMES = ["LRGB-GCN", "GINE", "GatedGCN", "GPS", "Transformer-LapPE", "DRew-GCN"]
@@ -173,25 +173,25 @@ def dense_rwse(edge_index: torch.Tensor, n: int, k: int) -> torch.Tensor:
 
 def test_rwse_matches_dense_matrix_powers():
     batch = molecule_batch()
-    got = lr.random_walk_se(batch.edge_index, batch.num_nodes, 6, batch.batch)
+    got = random_walk_se(batch.edge_index, batch.num_nodes, 6, batch.batch)
     expected = torch.cat([dense_rwse(g.edge_index, g.num_nodes, 6) for g in batch.to_data_list()])
     torch.testing.assert_close(got.double(), expected, atol=1e-5, rtol=1e-5)
     # On a path (bipartite) no walk returns after an odd number of steps; end 0 returns in 2 with p = 1/2.
-    path = lr.random_walk_se(undirected([(0, 1), (1, 2), (2, 3)]), 4, 3)
+    path = random_walk_se(undirected([(0, 1), (1, 2), (2, 3)]), 4, 3)
     assert path[:, [0, 2]].abs().max() == 0 and path[0, 1] == 0.5
 
 
 def test_lappe_eigenvectors_are_orthonormal_eigenpairs():
     k = 4
     batch = molecule_batch()  # includes a 3-node graph: one missing frequency
-    vecs, vals = lr.laplacian_pe(batch.edge_index, batch.num_nodes, k, batch.batch)
+    vecs, vals = laplacian_pe(batch.edge_index, batch.num_nodes, k, batch.batch)
     assert vecs.shape == vals.shape == (batch.num_nodes, k)
     for i, g in enumerate(batch.to_data_list()):
         nodes = batch.batch == i
         v, lam = vecs[nodes].double(), vals[nodes][0].double()
         present = lam >= 0
         assert int(present.sum()) == min(k, g.num_nodes)
-        assert torch.all(lam[~present] == lr.LAPPE_MISSING) and torch.all(v[:, ~present] == 0)
+        assert torch.all(lam[~present] == LAPPE_MISSING) and torch.all(v[:, ~present] == 0)
         v = v[:, present]
         torch.testing.assert_close(v.t() @ v, torch.eye(v.size(1), dtype=v.dtype), atol=1e-5, rtol=0)
         lap_index, lap_weight = get_laplacian(g.edge_index, normalization="sym", num_nodes=g.num_nodes)
@@ -202,7 +202,7 @@ def test_lappe_eigenvectors_are_orthonormal_eigenpairs():
 
 def test_lappe_sign_flip_only_in_training():
     batch = molecule_batch()
-    enc = lr.LapPEEncoder(k=4, dim=8)
+    enc = lrl.LapPEEncoder(k=4, dim=8)
     enc.eval()
     torch.testing.assert_close(enc(batch), enc(batch))
     # The DeepSet is not sign-invariant, so training-mode flips change the output.
@@ -218,11 +218,11 @@ def test_precomputed_encodings_match_on_the_fly(kind):
     model = SPECS[name].build(peptides_task(), small(name, pe=kind, pe_k=4))
     model.eval()
     plain = [molecule(n, seed) for seed, n in enumerate([5, 8, 2, 12])]
-    pre = Batch.from_data_list([lr.add_positional_encodings(g, kind, 4) for g in plain])
+    pre = Batch.from_data_list([lrl.add_positional_encodings(g, kind, 4) for g in plain])
     assert not hasattr(plain[0], kind if kind == "rwse" else "lappe_vec")  # the input is not modified
     # Eigenvector signs may differ between the two computations, so compare the sign-free parts.
     if kind == "lappe":
-        on_the_fly = lr.laplacian_pe(pre.edge_index, pre.num_nodes, 4, pre.batch)
+        on_the_fly = laplacian_pe(pre.edge_index, pre.num_nodes, 4, pre.batch)
         torch.testing.assert_close(pre.lappe_val, on_the_fly[1])
         torch.testing.assert_close(pre.lappe_vec.abs(), on_the_fly[0].abs(), atol=1e-4, rtol=0)
     else:
@@ -256,12 +256,12 @@ def test_hop_edge_sets_equal_bfs_distances_on_path_and_batch():
     other = molecule(5, 0)
     batch = Batch.from_data_list([path, Data(edge_index=other.edge_index, num_nodes=other.num_nodes)])
     expected = bfs_distances(batch.edge_index, batch.num_nodes)
-    sets = lr.hop_edge_sets(batch.edge_index, batch.num_nodes, 8, batch.batch)
+    sets = lrl.hop_edge_sets(batch.edge_index, batch.num_nodes, 8, batch.batch)
     assert len(sets) == 8
     got = {(s, t): k for k, es in enumerate(sets, start=1) for s, t in es.t().tolist()}
     assert got == expected
     assert sets[6].numel() == 0 and sets[5].t().tolist() in ([[0, 6], [6, 0]], [[6, 0], [0, 6]])
-    truncated = lr.hop_edge_sets(path.edge_index, 7, 2)
+    truncated = lrl.hop_edge_sets(path.edge_index, 7, 2)
     assert [es.size(1) for es in truncated] == [12, 10]
 
 
@@ -307,12 +307,33 @@ def test_drew_receptive_field_grows_one_hop_per_layer_with_full_delay():
         ("Transformer-LapPE", {"pe_dim": 200}, "pe_dim"),
         ("DRew-GCN", {"nu": 0}, "nu"),
         ("DRew-GCN", {"max_hops": 0}, "max_hops"),
-        ("LRGB-GCN", {"width": 64}, "unknown hparams"),
+        ("LRGB-GCN", {"width": 64}, "unknown hyper-parameters"),
     ],
 )
-def test_invalid_hparams_raise_usage_error(name, bad, match):
-    with pytest.raises(UsageError, match=match):
+def test_invalid_hparams_raise_config_error(name, bad, match):
+    with pytest.raises(ConfigError, match=f"^model {name!r}: .*{match}"):
         SPECS[name].build(peptides_task(), bad)
+    with pytest.raises(ConfigError, match=match):  # the same rules, without torch, when a suite loads
+        SPECS[name].check({**SPECS[name].defaults, **bad})
+
+
+def test_check_accepts_the_defaults_and_parses_nu():
+    for spec in SPECS.values():
+        spec.check(dict(spec.defaults))
+    assert lr.resolve_hparams("DRew-GCN", {"nu": "inf"})["nu"] == math.inf
+    assert math.isinf(lr.parse_nu(float("inf"))) and lr.parse_nu(None) == math.inf and lr.parse_nu(2) == 2
+    with pytest.raises(ConfigError, match="nu must be an integer >= 1, got 0.5 .*; or 'inf'"):
+        lr.parse_nu(0.5)
+
+
+def test_suite_with_bad_hparams_fails_at_load_before_training(bench_main, tmp_path):
+    code, _, err = bench_main(
+        "run", "--suite", "gnn-longrange", "--model", "GPS", "--dataset", "ring-transfer", "--no-progress",
+        "models.GPS.hparams.hidden=78", "--results", str(tmp_path),
+    )
+    assert code == 4, err
+    assert "'GPS'" in err and "hidden (78) must be divisible by heads (4)" in err
+    assert not any(tmp_path.rglob("*.json"))
 
 
 def test_invalid_task_raises_usage_error():
@@ -322,7 +343,6 @@ def test_invalid_task_raises_usage_error():
         SPECS["GINE"].build(TaskInfo("graph", 4, 2, 3, extras={"x_dtype": "long", "edge_dtype": "long"}), {})
     with pytest.raises(UsageError, match="graph"):
         SPECS["GINE"].build(TaskInfo("node", 9, 2, 3, extras={"x_dtype": "long", "edge_dtype": "long"}), {})
-    assert math.isinf(lr._parse_nu(float("inf")))
 
 
 def test_gps_with_gine_local_model():

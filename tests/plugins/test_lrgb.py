@@ -17,11 +17,9 @@ import torch
 from torch_geometric.data import Batch, Data, InMemoryDataset
 from torch_geometric.loader import DataLoader
 
+from bench_gnn import DataContext, DataError, GraphTaskData, UsageError, random_walk_se
 from bench_gnn.data.cards import load_card
-from bench_gnn.data.context import DataContext
-from bench_gnn.errors import DataError, UsageError
-from bench_gnn.specs import GraphTaskData
-from bench_gnn.plugins import lrgb
+from bench_gnn.plugins import lrgb, lrgb_loaders, packed_graphs
 
 CSV = "lrgb/peptides-functional/raw/peptide_multi_class_dataset.csv.gz"
 SPLIT = "lrgb/peptides-functional/splits_random_stratified_peptide.pickle"
@@ -104,11 +102,11 @@ def test_peptides_func_reloads_from_the_cache_without_processing(peptides, data_
     def no_processing(*args):
         raise AssertionError("a reload must not process the raw files again")
 
-    monkeypatch.setattr(lrgb, "_process_peptides", no_processing)
+    monkeypatch.setattr(lrgb_loaders, "_process_peptides", no_processing)
     start = time.perf_counter()
     again = SPECS["peptides-func"].load(context("peptides-func", data_dir, cache))
     print(f"peptides-func reload: {time.perf_counter() - start:.3f} s")
-    assert all(torch.equal(again.splits[k], task.splits[k]) for k in lrgb.SPLITS)
+    assert all(torch.equal(again.splits[k], task.splits[k]) for k in lrgb_loaders.SPLITS)
     for i in (0, 7777, 15534):
         assert torch.equal(again.dataset[i].x, task.dataset[i].x)
         assert torch.equal(again.dataset[i].y, task.dataset[i].y)
@@ -195,8 +193,8 @@ def test_online_only_datasets_fail_fast_offline(name, tmp_path):
 
 @pytest.mark.parametrize("name", ["pascalvoc-sp", "city-paris"])
 def test_unreachable_download_host_fails_fast(name, tmp_path, monkeypatch):
-    monkeypatch.setattr(lrgb, "LRGB_HOST", UNROUTABLE)
-    monkeypatch.setattr(lrgb, "CITY_HOST", UNROUTABLE)
+    monkeypatch.setattr(lrgb_loaders, "LRGB_HOST", UNROUTABLE)
+    monkeypatch.setattr(lrgb_loaders, "CITY_HOST", UNROUTABLE)
     start = time.perf_counter()
     with pytest.raises(DataError, match="unreachable"):
         SPECS[name].load(context(name, None, tmp_path))
@@ -204,7 +202,7 @@ def test_unreachable_download_host_fails_fast(name, tmp_path, monkeypatch):
 
 
 def test_pcqm_contact_stops_before_downloading_when_online(tmp_path, monkeypatch):
-    monkeypatch.setattr(lrgb, "_probe", lambda host: None)
+    monkeypatch.setattr(lrgb_loaders, "_probe", lambda host: None)
     with pytest.raises(UsageError, match="edge-level protocol"):
         SPECS["pcqm-contact"].load(context("pcqm-contact", None, tmp_path))
     assert not (tmp_path / "processed" / "pcqm-contact" / "pcqm-contact").exists()
@@ -254,7 +252,7 @@ def test_superpixels_are_packed_and_standardised_with_train_statistics(tmp_path,
     train = [_superpixel_graph(5, 1.0, 0), _superpixel_graph(7, 1.0, 1)]
     val, test = [_superpixel_graph(4, 100.0, 2)], [_superpixel_graph(3, 100.0, 3)]
     parts = [_pyg_split(train), _pyg_split(val), _pyg_split(test)]
-    monkeypatch.setattr(lrgb, "_lrgb_splits", lambda ctx, name: parts)
+    monkeypatch.setattr(lrgb_loaders, "_lrgb_splits", lambda ctx, name: parts)
     task = SPECS["pascalvoc-sp"].load(context("pascalvoc-sp", None, tmp_path))
     assert (task.out_dim, task.target, task.level) == (21, "multiclass", "node")
     assert {k: v.tolist() for k, v in task.splits.items()} == {"train": [0, 1], "val": [2], "test": [3]}
@@ -277,7 +275,7 @@ def test_superpixels_are_packed_and_standardised_with_train_statistics(tmp_path,
 def test_standardize_features_does_not_modify_its_input_by_default():
     graphs = [_superpixel_graph(6, 3.0, 4), _superpixel_graph(6, 3.0, 5)]
     split = _pyg_split(graphs)
-    packed = lrgb.PackedGraphs(
+    packed = packed_graphs.PackedGraphs(
         split._data.x,
         split._data.edge_index,
         split._data.edge_attr,
@@ -286,20 +284,19 @@ def test_standardize_features_does_not_modify_its_input_by_default():
         split.slices["edge_index"],
         level="node",
     )
-    task = GraphTaskData(lrgb.PackedGraphDataset(packed), {"train": torch.tensor([0])}, 21, "multiclass", "node")
+    dataset = packed_graphs.PackedGraphDataset(packed)
+    task = GraphTaskData(dataset, {"train": torch.tensor([0])}, 21, "multiclass", "node")
     before = packed.x.clone()
-    out = lrgb.standardize_features(task)
+    out = packed_graphs.standardize_features(task)
     assert torch.equal(packed.x, before)
     assert torch.allclose(out.dataset.packed.x[:6].mean(0), torch.zeros(14), atol=1e-5)
 
 
 def test_precomputed_rwse_equals_the_per_batch_encoding(peptides):
-    from bench_gnn.graph.encodings import random_walk_se
-
     task = peptides[0]
     batch = task.dataset.packed.gather(torch.tensor([0, 17, 15534, 4242]))
-    assert batch.rwse.shape == (batch.num_nodes, lrgb.RWSE_STEPS)
-    expected = random_walk_se(batch.edge_index, batch.num_nodes, lrgb.RWSE_STEPS, batch.batch)
+    assert batch.rwse.shape == (batch.num_nodes, lrgb_loaders.RWSE_STEPS)
+    expected = random_walk_se(batch.edge_index, batch.num_nodes, lrgb_loaders.RWSE_STEPS, batch.batch)
     assert torch.allclose(batch.rwse, expected, atol=1e-6)
     single = task.dataset[17]
     assert torch.equal(single.rwse, task.dataset.packed.gather(torch.tensor([17])).rwse)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pluggy
 import pytest
@@ -10,10 +11,10 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.nn import TransformerConv
 
-from bench_gnn import TaskInfo, hookspecs
-from bench_gnn.errors import UsageError
-from bench_gnn.plugins import node_models
-from bench_gnn.plugins.node_models import DEFAULTS, Graph, build_model, check_hparams
+from bench_gnn import ConfigError, TaskInfo, UsageError, hookspecs
+from bench_gnn.plugins import node_layers, node_models
+from bench_gnn.plugins.node_layers import Graph
+from bench_gnn.plugins.node_models import DEFAULTS, build_model, check_hparams
 
 NAMES = ["ResNet", "GCN", "SAGE", "GAT", "GAT-sep", "GT", "GT-sep"]
 SMALL = {"hidden": 16, "heads": 4}
@@ -224,27 +225,46 @@ def test_fits_a_small_homophilous_graph(name):
 @pytest.mark.parametrize(
     "name, hparams, culprit",
     [
-        ("GAT", {"hidden": 30, "heads": 8}, "'heads'"),
+        ("GAT", {"hidden": 30, "heads": 8}, "hidden (30) must be divisible by heads (8)"),
         ("GT-sep", {"hidden": 12, "heads": 8}, "hidden=16"),
-        ("GCN", {"hidden": 0}, "'hidden'"),
-        ("SAGE", {"hidden": 32.0}, "'hidden'"),
-        ("GT", {"num_layers": 0}, "'num_layers'"),
-        ("ResNet", {"num_layers": True}, "'num_layers'"),
-        ("GAT-sep", {"heads": -8}, "'heads'"),
-        ("GCN", {"dropout": 1.0}, "'dropout'"),
-        ("GCN", {"dropout": -0.1}, "'dropout'"),
-        ("GCN", {"dropout": "0.2"}, "'dropout'"),
-        ("GCN", {"dropout": float("nan")}, "'dropout'"),
-        ("SAGE", {"hidden_dim_multiplier": 0}, "'hidden_dim_multiplier'"),
-        ("SAGE", {"hidden_dim_multiplier": float("inf")}, "'hidden_dim_multiplier'"),
+        ("GCN", {"hidden": 0}, "hidden must be an integer >= 1"),
+        ("SAGE", {"hidden": 32.0}, "hidden must be an integer"),
+        ("GT", {"num_layers": 0}, "num_layers must be"),
+        ("ResNet", {"num_layers": True}, "num_layers must be"),
+        ("GAT-sep", {"heads": -8}, "heads must be"),
+        ("GCN", {"dropout": 1.0}, "dropout must be a number in [0, 1)"),
+        ("GCN", {"dropout": -0.1}, "dropout must be"),
+        ("GCN", {"dropout": "0.2"}, "dropout must be"),
+        ("GCN", {"dropout": float("nan")}, "dropout must be"),
+        ("SAGE", {"hidden_dim_multiplier": 0}, "hidden_dim_multiplier"),
+        ("SAGE", {"hidden_dim_multiplier": float("inf")}, "hidden_dim_multiplier"),
         ("ResNet", {"hiden": 64}, "'hiden'"),
     ],
 )
-def test_invalid_hparams_raise_usage_error(name, hparams, culprit):
-    with pytest.raises(UsageError) as excinfo:
+def test_invalid_hparams_raise_config_error(name, hparams, culprit):
+    with pytest.raises(ConfigError) as excinfo:
         build_model(name, TaskInfo(task="node", in_dim=3, out_dim=2), hparams)
-    assert repr(name) in str(excinfo.value)
+    assert str(excinfo.value).startswith(f"model {name!r}: ")
     assert culprit in str(excinfo.value)
+    spec = {spec.name: spec for spec in node_models.bench_models()}[name]
+    with pytest.raises(ConfigError, match=re.escape(culprit)):
+        spec.check({**spec.defaults, **hparams})  # the same rules, without torch, when a suite loads
+
+
+def test_check_accepts_the_defaults_and_the_names_match_the_layers():
+    assert node_models.NAMES == tuple(node_layers.LAYERS)
+    for spec in node_models.bench_models():
+        spec.check(dict(spec.defaults))
+
+
+def test_suite_with_bad_hparams_fails_at_load_before_training(bench_main, tmp_path):
+    code, out, err = bench_main(
+        "run", "--suite", "heterophily", "--model", "GAT", "--dataset", "minesweeper", "--no-progress",
+        "models.GAT.hparams.hidden=100", "--results", str(tmp_path),
+    )
+    assert code == 4, err
+    assert "'GAT'" in err and "hidden (100) must be divisible by heads (8)" in err
+    assert not any(tmp_path.rglob("*.json"))  # nothing ran
 
 
 def test_heads_only_constrain_attention_models():

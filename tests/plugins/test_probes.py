@@ -7,9 +7,10 @@ from collections import deque
 import pytest
 import torch
 
+import bench_gnn.plugins.probe_graphs as probe_graphs
 import bench_gnn.plugins.probes as probes
+from bench_gnn import GraphTaskData
 from bench_gnn.data.cards import load_card
-from bench_gnn.specs import GraphTaskData
 
 
 def specs():
@@ -65,7 +66,7 @@ def test_tree_sizes_match_the_card(depth):
 
 
 def test_reference_sizes_at_depth_2_cover_every_permutation():
-    dataset = probes.TreeNeighborsMatch(2)
+    dataset = probe_graphs.TreeNeighborsMatch(2)
     assert len(dataset) == 96  # 4! permutations x 4 keys, as Alon & Yahav
     assert len({tuple(p) for p in dataset.permutations.tolist()}) == 24
 
@@ -88,7 +89,7 @@ def test_same_seed_same_data_other_seed_other_data():
 
 @pytest.mark.parametrize("depth", [2, 4])
 def test_tree_answer_is_recoverable_and_r_hops_from_the_root(depth):
-    dataset = probes.TreeNeighborsMatch(depth, num_permutations=3, seed=5)
+    dataset = probe_graphs.TreeNeighborsMatch(depth, num_permutations=3, seed=5)
     leaves = 2**depth
     for i in range(len(dataset)):
         graph = dataset[i]
@@ -122,17 +123,17 @@ def test_ring_sizes_answer_and_distance():
 
 
 def test_ring_of_other_sizes_and_bad_arguments():
-    ring = probes.RingTransfer(nodes=15, classes=3, num_graphs=9, seed=2)
+    ring = probe_graphs.RingTransfer(nodes=15, classes=3, num_graphs=9, seed=2)
     graph = ring[0]
     assert graph.num_nodes == 15 and graph.edge_index.size(1) == 30
     assert hops_to(0, graph.edge_index, 15)[7] == 7
     assert ring.labels.bincount().tolist() == [3, 3, 3]
     with pytest.raises(ValueError, match="nodes"):
-        probes.RingTransfer(nodes=2)
+        probe_graphs.RingTransfer(nodes=2)
     with pytest.raises(ValueError, match="depth"):
-        probes.TreeNeighborsMatch(0)
+        probe_graphs.TreeNeighborsMatch(0)
     with pytest.raises(ValueError, match="distinct permutations"):
-        probes.TreeNeighborsMatch(2, num_permutations=25)
+        probe_graphs.TreeNeighborsMatch(2, num_permutations=25)
 
 
 def test_subsets_index_like_pyg_datasets():

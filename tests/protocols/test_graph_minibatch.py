@@ -1,4 +1,7 @@
-"""The graph mini-batch protocol on tiny synthetic graph datasets."""
+"""The graph mini-batch protocol on tiny synthetic graph datasets.
+
+The protocol does not seed itself: :func:`run` here goes through ``run_seeded``, as the runner does.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,14 @@ from torch_geometric.nn import GCNConv, global_mean_pool
 from torchmetrics.classification import MulticlassAccuracy, MultilabelAveragePrecision
 
 from bench_gnn.errors import ConfigError, NonFiniteLossError
-from bench_gnn.protocols.base import ProtocolContext
-from bench_gnn.protocols.graph_minibatch import run
+from bench_gnn.protocols import graph_minibatch
+from bench_gnn.protocols.base import ProtocolContext, ProtocolResult, run_seeded
 from bench_gnn.specs import GraphTaskData, MetricSpec, ModelSpec, TaskInfo
+
+
+def run(ctx: ProtocolContext) -> ProtocolResult:
+    """The protocol seeded with ``ctx.seed``, exactly as the runner calls it."""
+    return run_seeded(graph_minibatch.run, ctx)
 
 
 def ring(n: int) -> torch.Tensor:
@@ -131,7 +139,8 @@ def test_learns_and_reports(graphs):
     assert 1 <= result.best_step <= 12 and result.steps == 12
     assert calls == {"total": [12], "step": [1] * 12}
     assert result.num_params == sum(p.numel() for p in GCNPool(BUILT[0], 32).parameters())
-    assert result.extras["resident"] is True and result.extras["peak_memory_bytes"] is None
+    assert result.extras["resident"] is True
+    assert "peak_memory_bytes" not in result.extras  # the runner's record fields measure peak memory
     assert result.extras["seconds_per_epoch"] == pytest.approx(result.train_seconds / 12)
     assert BUILT[0] == TaskInfo(task="graph", in_dim=4, out_dim=3, edge_dim=3,
                                 extras={"level": "graph", "x_dtype": "float", "edge_dtype": "long"})
@@ -152,7 +161,7 @@ def test_resident_and_dataloader_agree_and_seed_repeats(graphs):
 
 def test_nan_loss_raises(graphs):
     with pytest.raises(NonFiniteLossError, match="step 1"):
-        run(context(multilabel(graphs), epochs=3, batch_size=32, lr=float("inf"), warmup_epochs=0))
+        run(context(multilabel(graphs), epochs=3, batch_size=32, lr=1e30, warmup_epochs=0))
 
 
 def test_root_level_scores_only_root_nodes(graphs):
@@ -192,3 +201,19 @@ def test_bad_arguments_are_rejected(graphs):
         run(context(multilabel(graphs), epoch=3))
     with pytest.raises(ConfigError, match="scheduler"):
         run(context(multilabel(graphs), scheduler="step"))
+    with pytest.raises(ConfigError, match=r"graph-minibatch: protocol_args\.epochs must be an integer >= 1, got 2\.7"):
+        run(context(multilabel(graphs), epochs=2.7))
+    with pytest.raises(ConfigError, match=r"protocol_args\.lr must be a finite number >= 0, got inf"):
+        run(context(multilabel(graphs), lr=float("inf")))
+
+
+def test_protocol_does_not_seed_itself(graphs):
+    """Seeding is the caller's: without run_seeded, the global RNG state decides the initial weights."""
+    data, args = multilabel(graphs), {**FAST, "epochs": 2}
+    torch.manual_seed(123)
+    first = graph_minibatch.run(context(data, **args))
+    torch.manual_seed(123)
+    again = graph_minibatch.run(context(data, **args))
+    torch.manual_seed(456)
+    other = graph_minibatch.run(context(data, **args))
+    assert first.metrics == again.metrics and first.metrics != other.metrics
