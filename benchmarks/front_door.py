@@ -92,12 +92,12 @@ def python_of(exe: str) -> str:
 
 
 def versions(exe: str) -> str:
-    code = "import sys, torch, bench_gnn; print(bench_gnn.__version__, torch.__version__, sys.version.split()[0])"
+    """What ``exe --version`` says, and the torch and Python of its interpreter."""
+    said = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    code = "import sys, importlib.metadata as m; print(m.version('torch'), sys.version.split()[0])"
     done = subprocess.run([python_of(exe), "-c", code], capture_output=True, text=True, check=False)
-    if done.returncode:
-        return "unknown"
-    bench, torch, python = done.stdout.split()
-    return f"bench {bench}, torch {torch}, python {python}"
+    torch, python = done.stdout.split() if done.returncode == 0 else ("unknown", "unknown")
+    return f"{said or 'bench (no version)'}, torch {torch}, python {python}"
 
 
 def cpu_model() -> str:

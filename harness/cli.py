@@ -142,6 +142,8 @@ def _main(argv: list[str] | None) -> int:
         elif extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # --help, --version (0) or a usage error (4), already printed
+        if exc.code is None:
+            return int(ExitCode.OK)
         return exc.code if isinstance(exc.code, int) else int(ExitCode.USAGE_ERROR)
     from bench_gnn import api
 

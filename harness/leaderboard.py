@@ -107,10 +107,10 @@ def _board(suite: Suite, records: list[dict[str, Any]], variant: str) -> Board:
         for model in suite.models
     ]
     for dataset in suite.datasets:
-        ranked = [c for c in cells if c.dataset == dataset and c.mean is not None]
+        scored = [(c, c.mean) for c in cells if c.dataset == dataset and c.mean is not None]
         higher = _higher_is_better(records, dataset)
-        for cell in ranked:
-            better = sum(1 for o in ranked if (o.mean > cell.mean if higher else o.mean < cell.mean))
+        for cell, mean in scored:
+            better = sum(1 for _, other in scored if (other > mean if higher else other < mean))
             cell.rank = float(better + 1)
     average: dict[str, tuple[float | None, int]] = {}
     for model in suite.models:

@@ -34,7 +34,7 @@ from bench_gnn.jobs import Job
 from bench_gnn.plugin_manager import Plugins, python_versions
 from bench_gnn.protocols import PROTOCOLS
 from bench_gnn.protocols.base import ProtocolContext, run_seeded
-from bench_gnn.store import Store
+from bench_gnn.store import Store, record_problem
 from bench_gnn.suite import Suite
 
 
@@ -190,7 +190,7 @@ def run_jobs(
                         else:
                             # no local name for the data here: releasing it must drop the last reference
                             record = _execute(job, suite, plugins, protocol, datasets[job.dataset], options, disable)
-                            summary.records.append(store.write(record))
+                            summary.records.append(store.write(_usable(record)))
                             _report(echo, index, len(runnable), job, record)
                             if record["status"] == "ok":
                                 summary.ok += 1
@@ -217,6 +217,15 @@ def _report(echo: Callable[[str], None], index: int, total: int, job: Job, recor
         )
     else:
         echo(f"{prefix}: FAILED {record['error']['type']}: {record['error']['message']}")
+
+
+def _usable(record: dict[str, Any]) -> dict[str, Any]:
+    """An ``ok`` record the leaderboard could not read (a plugin's odd metrics) is stored as failed, saying why."""
+    problem = record_problem(record) if record["status"] == "ok" else None
+    if problem:
+        record.update(status="failed", error={"type": "InvalidResult", "message": f"unusable result: {problem}",
+                                              "traceback": ""})
+    return record
 
 
 def _execute(

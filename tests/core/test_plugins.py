@@ -65,7 +65,10 @@ def test_invalid_spec_is_rejected_at_registration_with_the_plugin_named():
 
 
 def test_misspelled_hook_is_reported_with_a_suggestion():
-    typo = _module("typo", bench_modles=list)
+    def no_specs():
+        return []
+
+    typo = _module("typo", bench_modles=no_specs)
     result = load_plugins(extra=[("typo", typo)])
     assert "did you mean 'bench_models'" in next(p for p in result.plugins if p.name == "typo").error.lower()
 

@@ -58,7 +58,9 @@ def _records(folder):
 
 
 def test_failures_are_isolated_records_and_the_sweep_goes_on(tmp_path):
-    suite = _suite(tmp_path, {"GCN": {"hparams": {"hidden": 8}}, "Exploding": {"grid": {"mode": ["raise", "nan", "oom"]}}})
+    suite = _suite(
+        tmp_path, {"GCN": {"hparams": {"hidden": 8}}, "Exploding": {"grid": {"mode": ["raise", "nan", "oom"]}}}
+    )
     summary, _ = run(suite, results=tmp_path / "r", device="cpu", progress=False, plugins=_plugins())
     assert (summary.ok, summary.failed) == (2, 6)
     assert summary.exit_code == ExitCode.JOBS_FAILED
@@ -85,7 +87,8 @@ def test_rerun_skips_finished_jobs_and_retries_failed_ones(tmp_path):
 
 
 def test_same_job_twice_gives_identical_metrics(tmp_path, plugins):
-    suite = _suite(tmp_path, {"GAT-sep": {"hparams": {"hidden": 16, "heads": 2}}, "SAGE": {"hparams": {"hidden": 16}}}, steps=15)
+    models = {"GAT-sep": {"hparams": {"hidden": 16, "heads": 2}}, "SAGE": {"hparams": {"hidden": 16}}}
+    suite = _suite(tmp_path, models, steps=15)
     run(suite, results=tmp_path / "a", device="cpu", progress=False, plugins=plugins)
     run(suite, results=tmp_path / "b", device="cpu", progress=False, plugins=plugins)
     first, second = _records(tmp_path / "a" / "t"), _records(tmp_path / "b" / "t")
@@ -155,7 +158,7 @@ def _tiny_card(name, files=()):
 
 def _tiny_plugins():
     module = types.ModuleType("tiny_datasets")
-    specs = [DatasetSpec(name, "node", _tiny_load, card=_tiny_card(name)) for name in ("tiny-a", "tiny-b", "tiny-flaky")]
+    specs = [DatasetSpec(name, "node", _tiny_load, card=_tiny_card(name)) for name in FEATURES]
     specs.append(DatasetSpec("tiny-missing", "node", _tiny_load,
                              card=_tiny_card("tiny-missing", [{"path": "tiny/missing.npz", "sha256": None}])))
     module.bench_datasets = hookimpl(lambda: specs)

@@ -35,7 +35,9 @@ def _executed(stderr: str) -> list[str]:
 
 def test_write_is_atomic_and_readable(tmp_path):
     store = Store(tmp_path, "s")
-    store.write({"schema": 1, "key": "abc", "status": "ok"})
+    store.write({"schema": 1, "key": "abc", "status": "ok", "dataset": "d", "model": "m", "config_id": "c",
+                 "split": 0, "seed": 0, "metrics": {"val": 0.5, "test": 0.5}, "hparams": {}, "grid_keys": [],
+                 "num_params": 10, "seconds_per_step": 0.01})
     assert store.status("abc") == "ok"
     assert not [p for p in store.folder.iterdir() if p.suffix == ".tmp"]
     (store.folder / "broken.json").write_text("{not json")
