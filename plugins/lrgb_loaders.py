@@ -68,8 +68,6 @@ def load_peptides_func(ctx) -> GraphTaskData:
     return GraphTaskData(PackedGraphDataset(packed, "peptides-func"), splits, out_dim=10, target="multilabel")
 
 
-
-
 def _packed(stored: dict) -> PackedGraphs:
     return PackedGraphs(
         x=stored["x"],

@@ -183,5 +183,3 @@ class NodeModel(nn.Module):
         for block in self.blocks:
             h = block(h, graph)
         return self.output(h)
-
-
