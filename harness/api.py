@@ -47,7 +47,9 @@ def suite_mapping(plugins: Plugins, name: str) -> dict[str, Any]:
     return dict(plugins.suites.get(name).spec[1])
 
 
-def load_suite(plugins: Plugins, name: str, overrides: Sequence[str] = (), steps: int | None = None) -> tuple[Suite, Suite]:
+def load_suite(
+    plugins: Plugins, name: str, overrides: Sequence[str] = (), steps: int | None = None
+) -> tuple[Suite, Suite]:
     """Return the suite as run (with overrides) and as published.
 
     A suite file that carries the name and version of an installed suite is judged
@@ -56,10 +58,11 @@ def load_suite(plugins: Plugins, name: str, overrides: Sequence[str] = (), steps
     """
     raw = suite_mapping(plugins, name)
     published = validate_suite(raw, plugins)
-    installed = plugins.suites.get(published.name).spec[1] if published.name in plugins.suites else None
-    from_file = installed is not None and raw.get("_source") != installed.get("_source")
-    if from_file and str(installed.get("version")) == published.version:
-        published = validate_suite(installed, plugins)
+    if published.name in plugins.suites:
+        installed = plugins.suites.get(published.name).spec[1]
+        from_file = raw.get("_source") != installed.get("_source")
+        if from_file and str(installed.get("version")) == published.version:
+            published = validate_suite(installed, plugins)
     overrides = list(overrides)
     if steps is not None:
         if steps < 1:
@@ -246,17 +249,21 @@ def data_verify(plugins: Plugins, name: str, data_dir: Path | None) -> ExitCode:
     if not card.files:
         print(f"{name}: generated dataset, no files to verify")
         return ExitCode.OK
-    if data_dir is None:
-        raise DataError(f"dataset {name!r}: no data dir; pass --data-dir or set BENCH_DATA_DIR")
     rows, worst = [], ExitCode.OK
+    unverifiable = [entry for entry in card.files if not entry.sha256]
+    for entry in unverifiable:
+        rows.append([entry.path, "NO CHECKSUM", f"the card records no sha256 ({entry.url or 'no url'}); "
+                                                "bench refuses to load it, so the dataset is unavailable"])
+        worst = ExitCode.DATA_ERROR
+    if data_dir is None and len(unverifiable) < len(card.files):
+        raise DataError(f"dataset {name!r}: no data dir; pass --data-dir or set BENCH_DATA_DIR")
     for entry in card.files:
+        if not entry.sha256:
+            continue
         path = data_dir / entry.path
         if not path.exists():
             rows.append([entry.path, "MISSING", f"expected at {path}"])
             worst = ExitCode.DATA_ERROR
-            continue
-        if not entry.sha256:
-            rows.append([entry.path, "UNVERIFIED", "the card records no checksum"])
             continue
         try:
             verify_file(path, entry, name)

@@ -30,7 +30,7 @@ GROUP = "bench"
 DISTRIBUTION = "bench-gnn"
 DISABLE_AUTOLOAD_ENV = "BENCH_DISABLE_PLUGIN_AUTOLOAD"
 
-HOOKS: dict[str, tuple[str, type]] = {
+HOOKS: dict[str, tuple[str, Any]] = {
     "bench_models": ("models", ModelSpec),
     "bench_datasets": ("datasets", DatasetSpec),
     "bench_metrics": ("metrics", MetricSpec),
@@ -57,7 +57,7 @@ class Plugins:
 
 
 def _entry_points() -> list[metadata.EntryPoint]:
-    eps = metadata.entry_points(group=GROUP)
+    eps = list(metadata.entry_points(group=GROUP))
     if os.environ.get(DISABLE_AUTOLOAD_ENV, "").lower() not in ("", "0", "false", "no"):
         eps = [ep for ep in eps if ep.dist is not None and ep.dist.name == DISTRIBUTION]
     return sorted(eps, key=lambda ep: (ep.dist.name != DISTRIBUTION if ep.dist else True, ep.name))
@@ -128,18 +128,18 @@ def _collect(manager: pluggy.PluginManager, module: Any) -> list[tuple[str, str,
     """Call the plugin's own hook implementations and validate what they return."""
     from bench_gnn.suite import read_suite_source
 
-    found = []
+    found: list[tuple[str, str, Any]] = []
     for caller in manager.get_hookcallers(module) or ():
         if caller.name not in HOOKS:
             raise unknown_name("hook", caller.name, HOOKS, hint="Hooks are listed in bench_gnn.hookspecs.")
         kind, spec_type = HOOKS[caller.name]
         hook = caller.name
         impls = [impl for impl in caller.get_hookimpls() if impl.plugin is module]
-        items = [item for impl in impls for item in _as_list(impl.function(), hook, spec_type)]
+        items: list[Any] = [item for impl in impls for item in _as_list(impl.function(), hook, spec_type)]
         for item in items:
             if not isinstance(item, spec_type):
                 raise PluginError(f"{hook}() returned {item!r}; expected {spec_type.__name__} instances")
-            if kind == "suites":
+            if isinstance(item, SuiteSource):
                 mapping = read_suite_source(item)
                 check_name("suite", mapping["name"])
                 found.append((kind, mapping["name"], (item, mapping)))

@@ -87,7 +87,9 @@ def _read_text(path: Path, where: str) -> str:
     except OSError as exc:
         raise PluginError(f"cannot read suite file {where}: {exc.strerror or exc}") from exc
     if len(raw) > MAX_SUITE_BYTES:
-        raise PluginError(f"suite file {where} is larger than {MAX_SUITE_BYTES // 1024} KiB; a suite is a short YAML file")
+        raise PluginError(
+            f"suite file {where} is larger than {MAX_SUITE_BYTES // 1024} KiB; a suite is a short YAML file"
+        )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -119,7 +121,9 @@ def _check_size(value: Any, where: str) -> None:
                 "a suite is a short file: remove the repeated aliases"
             )
         if depth > MAX_SUITE_DEPTH:
-            raise PluginError(f"{where}: the suite is nested more than {MAX_SUITE_DEPTH} levels deep (or refers to itself)")
+            raise PluginError(
+                f"{where}: the suite is nested more than {MAX_SUITE_DEPTH} levels deep (or refers to itself)"
+            )
         if isinstance(item, Mapping):
             stack.extend((child, depth + 1) for pair in item.items() for child in pair)
         elif isinstance(item, (list, tuple)):
@@ -192,9 +196,12 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[st
     try:
         base = OmegaConf.create(base_map)
         merged = OmegaConf.merge(base, OmegaConf.from_dotlist(list(overrides)))
-        result = OmegaConf.to_container(merged, resolve=True)
+        container = OmegaConf.to_container(merged, resolve=True)
     except (OmegaConfBaseException, TypeError, ValueError) as exc:
         raise ConfigError(f"cannot apply overrides {list(overrides)}: {exc}") from exc
+    if not isinstance(container, dict):
+        raise ConfigError(f"overrides {list(overrides)} did not leave a suite mapping")
+    result: dict[str, Any] = {str(k): v for k, v in container.items()}
     result["_source"] = raw.get("_source", "suite")
     result["_overrides"] = [*raw.get("_overrides", ()), *overrides]
     _check_size(result, describe_source(result))
@@ -239,12 +246,14 @@ def validate_suite(raw: Mapping[str, Any], plugins: Plugins) -> Suite:
         if task not in spec.tasks:
             raise ConfigError(f"{where}: model {name!r} supports tasks {sorted(spec.tasks)}, not {task!r}")
         own = _mapping(entry.get("hparams"), f"models.{name}.hparams", where)
-        grid = {**{k: v for k, v in suite_grid.items() if k in spec.defaults}, **_grid(entry.get("grid"), f"models.{name}.grid", where)}
+        own_grid = _grid(entry.get("grid"), f"models.{name}.grid", where)
+        grid = {**{k: v for k, v in suite_grid.items() if k in spec.defaults}, **own_grid}
         for key in list(own) + list(grid):
             if key not in spec.defaults:
                 raise ConfigError(
                     f"{where}: model {name!r}: "
-                    + str(unknown_name("hyper-parameter", key, spec.defaults, hint="Valid keys are the model's defaults."))
+                    + str(unknown_name("hyper-parameter", key, spec.defaults,
+                                       hint="Valid keys are the model's defaults."))
                 )
         hparams = {**spec.defaults, **{k: v for k, v in suite_hparams.items() if k in spec.defaults}, **own}
         for point in grid_points(grid):
@@ -285,7 +294,9 @@ def _check_fields(raw: Mapping[str, Any], where: str) -> None:
     try:
         name = check_str("name", raw["name"])
         if not NAME_PATTERN.match(name):
-            raise ConfigError(f"name must use letters, digits and '_.+-', starting with a letter or digit, got {name!r}")
+            raise ConfigError(
+                f"name must use letters, digits and '_.+-', starting with a letter or digit, got {name!r}"
+            )
         version = raw["version"]
         if isinstance(version, bool) or not isinstance(version, (int, str)) or not NAME_PATTERN.match(str(version)):
             raise ConfigError(f"version must be an integer or a short string such as 1 or '2.1', got {version!r}")

@@ -32,21 +32,22 @@ holding every graph of the dataset in a few tensors, with per-graph pointers; no
 the graphs ``idx`` with tensor operations only (no per-graph Python work). The same storage is
 the dataset's ``_data`` / ``slices``, so ``bench_gnn.graph.batching.ResidentGraphs`` reuses it as is.
 
-The online-only datasets are downloaded by PyG into ``ctx.work_dir`` when a network is
-available. Offline, they fail in a few seconds with a :class:`DataError` naming the folder and
-the files PyG expects there. PascalVOC-SP and COCO-SP node and edge features are standardised
-with train-split statistics (:func:`standardize_features`), as in Tönshoff et al. 2023.
+The online-only datasets come as the archives PyG's loaders download (URLs on their cards).
+bench fetches an archive itself through ``ctx.raw_file``, which verifies it against the card's
+sha256 before anything reads it; the LRGB archives are unpacked where ``LRGBDataset`` looks for
+raw files (it then unpickles them), the City-Networks tensors are read with
+``torch.load(weights_only=True)``. PascalVOC-SP and COCO-SP node and edge features are
+standardised with train-split statistics (:func:`standardize_features`), as in Tönshoff et al. 2023.
 
 What remains
-    * pcqm-contact: only the offline error path exists. Online it stops before downloading,
-      with a UsageError: GraphTaskData has no link-prediction level (``level="edge"``, candidate
-      edges ``edge_label_index`` / ``edge_label`` per graph) and no protocol scores filtered MRR
-      over them yet. Needed: that level, packing of the candidate edges, and the protocol.
-    * peptides-struct, pascalvoc-sp, coco-sp and the City-Networks have never been run here
-      (no network): their online paths follow PyG's loaders but are untested, and their cards
-      carry no checksums because the files could not be fetched.
-    * City-Networks: ``CityNetwork`` always downloads unless ``<root>/<name>/processed/data.pt``
-      exists; such a pre-built file is loaded directly without PyG's download check.
+    * No checksum of these archives was ever published, and they could not be fetched here (no
+      network), so their cards carry ``sha256: null`` and every one of these datasets is refused,
+      unavailable, until a maintainer with network access records the sha256 and size of trusted
+      copies. Their paths after verification are tested with synthetic archives only.
+    * pcqm-contact: after verification it stops with a UsageError: GraphTaskData has no
+      link-prediction level (``level="edge"``, candidate edges ``edge_label_index`` /
+      ``edge_label`` per graph) and no protocol scores filtered MRR over them yet. Needed: that
+      level, packing of the candidate edges, and the protocol.
 
 Modules
     This module (the ``lrgb`` entry point) holds the names, cards and specs and imports no torch.

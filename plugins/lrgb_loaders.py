@@ -11,14 +11,13 @@ import json
 import logging
 import os
 import pickle
-import socket
+import shutil
 import time
-import urllib.error
 from dataclasses import replace
 from pathlib import Path
 
 import torch
-from torch_geometric.data import Data, InMemoryDataset
+from torch_geometric.data import Data
 
 from bench_gnn import DataError, GraphTaskData, UsageError, atomic_write, file_digest
 from bench_gnn.plugins.ogb_import import import_ogb
@@ -42,10 +41,6 @@ PACKED_FORMAT = 3
 RWSE_STEPS = 20  # GraphGPS / Tönshoff et al.: RWSE over random walks of length 1..20
 PROCESS_WORKERS = 8  # SMILES parsing is CPU-bound and independent per graph
 
-PROBE_TIMEOUT_S = 3.0  # connectivity check before handing over to PyG's downloader
-DOWNLOAD_STALL_S = 60.0  # PyG's download_url sets no timeout; bound each socket read instead
-LRGB_HOST = ("www.dropbox.com", 443)
-CITY_HOST = ("github.com", 443)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,58 +171,87 @@ def _write_packed(stored: dict, path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Online-only datasets (PyG downloads them)
+# Online-only datasets: a verified archive, unpacked for PyG or read directly
 # ---------------------------------------------------------------------------------------------
 
+# The archives PyG's LRGBDataset downloads, as listed on the cards (fetched by ctx.raw_file, which
+# refuses any file without a sha256 on its card: the split pickles run code when unpickled).
+LRGB_ARCHIVES = {
+    "peptides-struct": "lrgb/peptidesstruct.zip",
+    "pascalvoc-sp": "lrgb/pascalvocsp.zip",
+    "coco-sp": "lrgb/cocosp.zip",
+    "pcqm-contact": "lrgb/pcqmcontact.zip",
+}
+# City-Networks archive members (PyG's CityNetwork.process reads the same files).
+CITY_TENSORS = {
+    "x": "node_features.pt",
+    "edge_index": "edge_indices.pt",
+    "y": "10-chunk_16-hop_node_labels.pt",
+    "train_mask": "train_mask.pt",
+    "val_mask": "valid_mask.pt",
+    "test_mask": "test_mask.pt",
+}
 
-def _probe(host: tuple[str, int]) -> str | None:
-    """None when ``host`` accepts a TCP connection within PROBE_TIMEOUT_S, else the reason."""
-    try:
-        socket.create_connection(host, timeout=PROBE_TIMEOUT_S).close()
-    except OSError as exc:
-        return f"{host[0]}:{host[1]} is unreachable ({exc.__class__.__name__}: {exc})"
-    return None
 
+def extract_members(archive: Path, folder: Path, names: list[str]) -> dict[str, Path]:
+    """Write the regular files of a zip or tar ``archive`` whose base names are ``names`` into ``folder``.
 
-def _require_network(ctx, host: tuple[str, int], loader: str, expected: str, url: str) -> None:
-    reason = "downloads are disabled (offline mode)" if not ctx.allow_download else _probe(host)
-    if reason:
-        raise DataError(
-            f"dataset {ctx.dataset!r} is not available offline: {reason}. PyG's {loader} expects "
-            f"{expected}, and downloads them from {url} when online. Run once with network access "
-            "(the files are then kept in the cache), or place the files there."
-        )
+    Only base names are used, so no member can land outside ``folder``; each file is
+    written atomically. A name the archive lacks is a :class:`DataError`.
+    """
+    import tarfile
+    import zipfile
+
+    wanted, found = set(names), {}
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                base = Path(info.filename).name
+                if not info.is_dir() and base in wanted and base not in found:
+                    with zf.open(info) as src, atomic_write(folder / base) as out:
+                        shutil.copyfileobj(src, out)
+                    found[base] = folder / base
+    else:
+        try:
+            with tarfile.open(archive) as tf:
+                for member in tf:
+                    base = Path(member.name).name
+                    if member.isfile() and base in wanted and base not in found:
+                        src = tf.extractfile(member)
+                        if src is None:
+                            continue
+                        with src, atomic_write(folder / base) as out:
+                            shutil.copyfileobj(src, out)
+                        found[base] = folder / base
+        except tarfile.TarError as exc:
+            raise DataError(f"{archive} is neither a zip nor a readable tar archive ({exc})") from exc
+    missing = sorted(wanted - set(found))
+    if missing:
+        raise DataError(f"archive {archive} lacks {', '.join(missing)}; is it the right file?")
+    return found
 
 
 @contextlib.contextmanager
-def _pyg_download_errors(dataset: str, folder: Path):
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_STALL_S)
+def _pyg_read_errors(dataset: str, folder: Path):
     try:
         yield
-    except (OSError, urllib.error.URLError, EOFError, pickle.UnpicklingError) as exc:
-        raise DataError(f"dataset {dataset!r}: PyG could not download or read {folder}: {exc}") from exc
-    finally:
-        socket.setdefaulttimeout(previous)
+    except (OSError, EOFError, pickle.UnpicklingError) as exc:
+        raise DataError(f"dataset {dataset!r}: PyG could not read {folder}: {exc}") from exc
 
 
 def _lrgb_splits(ctx, pyg_name: str) -> list:
+    """PyG's three split datasets, from the verified archive unpacked where PyG looks for raw files."""
     from torch_geometric.datasets import LRGBDataset
 
-    _lrgb_require_raw_or_network(ctx, pyg_name)
-    with _pyg_download_errors(ctx.dataset, ctx.work_dir / pyg_name):
+    archive = ctx.raw_file(LRGB_ARCHIVES[pyg_name])
+    folder = ctx.work_dir / pyg_name
+    extract_members(archive, folder / "raw", _lrgb_raw_names(pyg_name))
+    with _pyg_read_errors(ctx.dataset, folder):
         return [LRGBDataset(str(ctx.work_dir), pyg_name, split=s) for s in SPLITS]
 
 
-def _lrgb_require_raw_or_network(ctx, pyg_name: str) -> None:
-    """Pass when PyG's raw files are in ``<work_dir>/<name>/raw/`` or the download host answers."""
-    from torch_geometric.datasets import LRGBDataset
-
-    folder = ctx.work_dir / pyg_name
-    names = [f"{s}.pickle" if pyg_name.endswith("-sp") else f"{s}.pt" for s in SPLITS]
-    if not all((folder / "raw" / n).exists() for n in names):
-        expected = f"{folder}/raw/{{{','.join(names)}}} (processed into {folder}/processed/{{train,val,test}}.pt)"
-        _require_network(ctx, LRGB_HOST, "LRGBDataset", expected, LRGBDataset.urls[pyg_name])
+def _lrgb_raw_names(pyg_name: str) -> list[str]:
+    return [f"{s}.pickle" if pyg_name.endswith("-sp") else f"{s}.pt" for s in SPLITS]
 
 
 def _pack_splits(parts: list, level: str) -> tuple[PackedGraphs, dict]:
@@ -272,34 +296,30 @@ def load_peptides_struct(ctx) -> GraphTaskData:
 
 
 def load_pcqm_contact(ctx):
-    _lrgb_require_raw_or_network(ctx, "pcqm-contact")
+    ctx.raw_file(LRGB_ARCHIVES["pcqm-contact"])
     raise UsageError(
         "dataset 'pcqm-contact' is link prediction over many graphs (candidate edges edge_label_index, "
-        "labels edge_label); bench has no edge-level protocol yet, so it stops before downloading. "
-        "See plugins/lrgb.py ('What remains')."
+        "labels edge_label); bench has no edge-level protocol yet. See plugins/lrgb.py ('What remains')."
     )
 
 
 def load_city(ctx, city: str) -> Data:
-    """A City-Networks graph: from ``<work_dir>/<city>/processed/data.pt`` or downloaded by PyG."""
-    from torch_geometric.datasets import CityNetwork
+    """A City-Networks graph from its verified archive; tensors are read with ``weights_only=True``."""
     from torch_geometric.utils import to_undirected
 
-    root = ctx.work_dir
-    folder = root / city
-    processed = folder / "processed" / "data.pt"
-    if processed.exists():
-        dataset = InMemoryDataset(log=False)
-        dataset.load(str(processed))
-    else:
-        expected = f"{folder}/raw/{city}.tar.gz, extracted and processed into {processed}"
-        _require_network(ctx, CITY_HOST, "CityNetwork", expected, f"{CityNetwork.url}{city}.tar.gz")
-        with _pyg_download_errors(ctx.dataset, folder):
-            dataset = CityNetwork(str(root), city)
-    data = dataset[0]
-    edge_index = to_undirected(data.edge_index, num_nodes=data.num_nodes)
-    out = Data(x=data.x.float(), y=data.y.long().view(-1), edge_index=edge_index)
+    archive = ctx.raw_file(f"city-networks/{city}.tar.gz")
+    files = extract_members(archive, ctx.work_dir / city / "raw", list(CITY_TENSORS.values()))
+    try:
+        tensors = {key: torch.load(files[name], weights_only=True) for key, name in CITY_TENSORS.items()}
+    except (OSError, RuntimeError, pickle.UnpicklingError) as exc:
+        raise DataError(f"dataset {ctx.dataset!r}: cannot read the tensors of {archive} ({exc})") from exc
+    num_nodes = tensors["x"].size(0)
+    out = Data(
+        x=tensors["x"].float(),
+        y=tensors["y"].long().view(-1),
+        edge_index=to_undirected(tensors["edge_index"].long(), num_nodes=num_nodes),
+    )
     for split in SPLITS:
-        mask = data[f"{split}_mask"].bool()
+        mask = tensors[f"{split}_mask"].bool()
         out[f"{split}_mask"] = mask.view(-1, 1) if mask.dim() == 1 else mask
     return out

@@ -95,3 +95,10 @@ def peptides_cache(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         fcntl.flock(lock, fcntl.LOCK_EX)
         load_dataset(load_plugins(), "peptides-func", RunOptions(torch.device("cpu"), data_dir, cache))
     return cache
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that need processed Peptides-func (about 40 s to build once) are slow, however short themselves."""
+    for item in items:
+        if "peptides_cache" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -161,7 +161,9 @@ def test_batched_and_single_backward_passes_give_the_same_jacobian(mode, monkeyp
     data, model = path_graph(7), GlobalAttention()
     got = node_influence(model, data, [1, 4])
     for k, v in enumerate([1, 4]):
-        jac = torch.autograd.functional.jacobian(lambda x: model(Data(x=x, edge_index=data.edge_index))[v], data.x)
+        jac = torch.autograd.functional.jacobian(
+            lambda x, v=v: model(Data(x=x, edge_index=data.edge_index))[v], data.x
+        )
         assert torch.allclose(got[k], jac.abs().sum(dim=(0, 2)), rtol=1e-5, atol=1e-7)
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,9 +54,13 @@ class DataContext:
 
         Looks in the cache, then in the data dir, then downloads the card's ``url``
         when downloads are allowed. Raises :class:`DataError` naming the folder and
-        file expected when none of them has it.
+        file expected when none of them has it. Only files the card lists with a
+        sha256 are ever returned: loaders unpickle some of them, which can run code.
         """
-        entry = (self.card.file(path) if self.card else None) or CardFile(path, None)
+        entry = self.card.file(path) if self.card else None
+        problem = self._unverifiable(path, entry)
+        if problem or entry is None:
+            raise DataError(problem)
         cached = self.cache_dir / "raw" / path
         if cached.exists():
             try:
@@ -85,7 +87,10 @@ class DataContext:
         """
         missing = {}
         for entry in self.card.files if self.card else ():
-            if (self.cache_dir / "raw" / entry.path).exists():
+            problem = self._unverifiable(entry.path, entry)
+            if problem:
+                missing[entry.path] = problem
+            elif (self.cache_dir / "raw" / entry.path).exists():
                 continue
             if self.data_dir is not None and (self.data_dir / entry.path).exists():
                 continue
@@ -93,6 +98,22 @@ class DataContext:
                 continue
             missing[entry.path] = self._missing_message(entry.path, entry)
         return missing
+
+    def _unverifiable(self, path: str, entry: CardFile | None) -> str | None:
+        if entry is None:
+            return (
+                f"dataset {self.dataset!r}: raw file {path!r} is not listed on the dataset card; every raw file "
+                "needs a card entry with its sha256 before bench reads it"
+            )
+        if not entry.sha256:
+            source = f" (downloaded from {entry.url})" if entry.url else ""
+            return (
+                f"dataset {self.dataset!r}: raw file {path!r}{source} has no sha256 on the dataset card, so bench "
+                "cannot verify it and does not load it (loaders unpickle such files, which can run code). "
+                "The dataset stays unavailable until a maintainer records the sha256 and size of a trusted copy "
+                "in its card."
+            )
+        return None
 
     def _missing_message(self, path: str, entry: CardFile) -> str:
         if self.data_dir is None:
@@ -112,11 +133,13 @@ class DataContext:
 
     def _download(self, entry: CardFile, target: Path) -> None:
         try:
+            import urllib.request  # only when downloading: keeps `import bench_gnn` light
+
             with atomic_write(target) as out, urllib.request.urlopen(entry.url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
                 shutil.copyfileobj(resp, out)
                 out.flush()
                 verify_file(Path(out.name), entry, self.dataset)
-        except (TimeoutError, urllib.error.URLError, OSError) as exc:
+        except OSError as exc:  # URLError and timeouts are OSErrors
             raise DataError(
                 f"dataset {self.dataset!r}: cannot download {entry.url} ({exc}). Offline? Place the file at "
                 f"<data dir>/{entry.path} and pass --data-dir or set {DATA_DIR_ENV}."

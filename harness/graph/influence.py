@@ -153,7 +153,8 @@ def influence_profile(
         graphs = _graphs_of(data, split)
         jobs = _dataset_jobs(graphs, num_samples or len(graphs), node_attr, generator)
     if not jobs or all(len(graph_nodes) == 0 for _, graph_nodes, _ in jobs):
-        raise UsageError("influence: no candidate nodes to sample" + (f" (node_attr={node_attr!r})" if node_attr else ""))
+        where = f" (node_attr={node_attr!r})" if node_attr else ""
+        raise UsageError(f"influence: no candidate nodes to sample{where}")
 
     rows = []  # one per sampled node: [bucket 0..H, beyond, unreachable, R numerator, R_within numerator]
     was_training = model.training

@@ -264,7 +264,8 @@ def _evaluate(model, loader, task: _Task, metric) -> tuple[float, float]:
     """(metric value, mean loss over batches weighted by their number of predictions)."""
     model.eval()
     metric.reset()
-    loss_sum, count = 0.0, 0
+    loss_sum: Tensor | float = 0.0
+    count = 0
     for batch in loader:
         out, y = task.select(model(batch), batch)
         metric.update(*task.metric_inputs(out, y))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 
 def test_help_lists_commands_and_exit_codes(bench_cli):
     result = bench_cli("--help")
@@ -16,6 +18,7 @@ def test_help_lists_commands_and_exit_codes(bench_cli):
         assert flag in run_help
 
 
+@pytest.mark.slow
 def test_smoke_suite_end_to_end_then_rerun_skips(bench_cli, tmp_path):
     start = time.perf_counter()
     first = bench_cli("run", "--suite", "smoke", "--results", str(tmp_path), "--no-progress", cwd=tmp_path,

@@ -8,7 +8,7 @@ import pytest
 
 from bench_gnn.data.cards import load_card
 from bench_gnn.data.context import DataContext
-from bench_gnn.errors import DataError
+from bench_gnn.errors import DataError, ExitCode
 
 MINESWEEPER = "heterophilous/minesweeper/raw/minesweeper.npz"
 
@@ -85,3 +85,11 @@ def test_data_verify(bench_main, data_dir, tmp_path):
     assert code == 0 and " ok " in out
     code, out, _ = bench_main("data", "verify", "tolokers", "--data-dir", str(tmp_path))
     assert code == 5 and "MISSING" in out
+
+
+@pytest.mark.parametrize("name", ["pascalvoc-sp", "coco-sp", "peptides-struct", "pcqm-contact", "city-paris"])
+def test_verify_never_calls_a_downloaded_dataset_generated(bench_main, name):
+    code, out, _ = bench_main("data", "verify", name)
+    assert code == ExitCode.DATA_ERROR
+    assert "NO CHECKSUM" in out and "https://" in out and "refuses to load it" in out
+    assert "generated" not in out

@@ -87,6 +87,7 @@ def test_a_suite_file_named_like_a_path_cannot_overwrite_files(tmp_path, bench_m
     assert _tree(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_a_local_copy_of_an_installed_suite_is_judged_against_the_installed_one(tmp_path, bench_main, data_dir):
     copy = yaml.safe_load((SUITES / "heterophily.yaml").read_text())
     copy["protocol_args"]["steps"] = 3

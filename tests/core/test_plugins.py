@@ -87,6 +87,7 @@ def test_unknown_name_suggests_close_matches(plugins):
         plugins.models.get("GAT_sep")
 
 
+@pytest.mark.slow
 def test_third_party_package_runs_through_the_cli(fake_site, bench_cli, tmp_path):
     env = {"PYTHONPATH": str(fake_site)}
     listing = bench_cli("list", "plugins", env=env)

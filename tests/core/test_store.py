@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from bench_gnn.store import Store, read_records
 
 ARGS = ["run", "--suite", "smoke", "--steps", "40", "--no-progress", "--no-leaderboard", "--device", "cpu"]
@@ -63,6 +65,7 @@ def test_claim_is_exclusive_across_processes(tmp_path):
         assert mine_again
 
 
+@pytest.mark.slow
 def test_kill_9_halfway_then_rerun_completes_without_loss_or_duplicates(tmp_path):
     results = tmp_path / "results"
     slower = ("--steps", "300")  # so that the kill lands halfway, not after the last job
@@ -83,6 +86,7 @@ def test_kill_9_halfway_then_rerun_completes_without_loss_or_duplicates(tmp_path
     assert all((folder / name).read_text() == text for name, text in done_before.items())
 
 
+@pytest.mark.slow
 def test_two_processes_on_one_folder_do_every_job_once(tmp_path):
     results = tmp_path / "results"
     first, second = _start(results), _start(results)
@@ -94,6 +98,7 @@ def test_two_processes_on_one_folder_do_every_job_once(tmp_path):
     assert len(records) == TOTAL and all(r["status"] == "ok" for r in records)
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_2_and_keeps_finished_records(tmp_path):
     results = tmp_path / "results"
     # slow enough that the sweep cannot finish first; SIGINT restored in case this runs in a

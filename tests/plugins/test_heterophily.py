@@ -33,6 +33,7 @@ def test_minesweeper_split_sizes_are_50_25_25(plugins, data_dir, isolated_cache)
     assert data.val_mask.sum(0).tolist() == [2500] * 10 and data.test_mask.sum(0).tolist() == [2500] * 10
 
 
+@pytest.mark.slow
 def test_reduced_protocol_on_minesweeper_learns_where_the_graph_is_needed(bench_main, data_dir, tmp_path):
     """GCN must beat chance clearly on minesweeper; a graph-blind ResNet must not (published 50.89)."""
     code, out, err = bench_main(

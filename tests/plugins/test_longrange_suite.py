@@ -40,6 +40,7 @@ def _main(*args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+@pytest.mark.slow
 def test_reduced_run_learns_and_records_influence(longrange_run):
     code, out, err, records, _ = longrange_run
     assert code == 0, err
@@ -57,6 +58,7 @@ def test_reduced_run_learns_and_records_influence(longrange_run):
     assert "| R " in out or "R    " in out
 
 
+@pytest.mark.slow
 def test_influence_plot_from_the_records(longrange_run, bench_main, tmp_path):
     png = tmp_path / "influence.png"
     code, out, err = bench_main("plot", "influence", "--suite", "gnn-longrange", "--records", str(longrange_run[4]),

@@ -7,6 +7,7 @@ Peptides-func is processed once per session into a temporary cache (about 26 s o
 from __future__ import annotations
 
 import hashlib
+import pickle
 import re
 import shutil
 import time
@@ -25,7 +26,6 @@ CSV = "lrgb/peptides-functional/raw/peptide_multi_class_dataset.csv.gz"
 SPLIT = "lrgb/peptides-functional/splits_random_stratified_peptide.pickle"
 SPECS = {spec.name: spec for spec in lrgb.bench_datasets()}
 ONLINE_ONLY = ["peptides-struct", "pascalvoc-sp", "coco-sp", "pcqm-contact", *(f"city-{c}" for c in lrgb.CITY_NAMES)]
-UNROUTABLE = ("192.0.2.1", 443)  # TEST-NET-1 (RFC 5737): never routed
 
 
 def context(name: str, data_dir: Path | None, cache_dir: Path, card: bool = True, **kw) -> DataContext:
@@ -163,13 +163,23 @@ def test_corrupted_csv_is_refused_by_sha256(data_dir, tmp_path):
     assert "peptide_multi_class_dataset.csv.gz" in message and expected in message and actual in message
 
 
-def test_corrupted_csv_is_refused_by_md5_without_a_card(data_dir, tmp_path):
+def test_corrupted_csv_is_refused_by_the_reference_md5_even_when_a_card_vouches_for_it(data_dir, tmp_path):
     csv = _corrupt_copy(data_dir, tmp_path / "data")
     actual = hashlib.md5(csv.read_bytes()).hexdigest()
+    card = dict(load_card(SPECS["peptides-func"].card, "peptides-func").raw)
+    card["files"] = [{**f, "sha256": hashlib.sha256((tmp_path / "data" / f["path"]).read_bytes()).hexdigest()}
+                     for f in card["files"]]
+    ctx = DataContext("peptides-func", load_card(card, "peptides-func"), tmp_path / "data", tmp_path / "cache")
     with pytest.raises(DataError) as err:
-        SPECS["peptides-func"].load(context("peptides-func", tmp_path / "data", tmp_path / "cache", card=False))
+        SPECS["peptides-func"].load(ctx)
     message = str(err.value)
     assert CSV in message and "701eb743e899f4d793f0e13c8fa5a1b4" in message and actual in message
+
+
+def test_a_raw_file_missing_from_the_card_is_never_read(data_dir, tmp_path):
+    with pytest.raises(DataError, match="not listed on the dataset card"):
+        SPECS["peptides-func"].load(context("peptides-func", data_dir, tmp_path / "cache", card=False))
+    assert not (tmp_path / "cache" / "raw").exists()
 
 
 def test_missing_file_names_the_folder(tmp_path):
@@ -181,49 +191,112 @@ def test_missing_file_names_the_folder(tmp_path):
 # ------------------------------------------------------------------------------------- online-only
 
 
+class _Payload:
+    """Unpickling this writes a marker file: proof that a loader ran code from data."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "payload ran"))
+
+
 @pytest.mark.parametrize("name", ONLINE_ONLY)
-def test_online_only_datasets_fail_fast_offline(name, tmp_path):
+def test_online_only_datasets_are_refused_without_a_checksum_and_run_no_planted_file(name, tmp_path):
+    """The cards list the archives PyG downloads with no sha256: nothing is fetched or read, planted files included."""
+    marker = tmp_path / "marker"
+    planted = tmp_path / "processed" / name
+    for folder in {planted / name / "raw", planted / name.removeprefix("city-") / "raw"}:
+        folder.mkdir(parents=True)
+        for split in ("train", "val", "test"):
+            (folder / f"{split}.pickle").write_bytes(pickle.dumps(_Payload(marker)))
+            torch.save({"x": _Payload(marker)}, folder / f"{split}.pt")
+    card = load_card(SPECS[name].card, name)
+    (entry,) = card.files
+    assert entry.sha256 is None and entry.url.startswith("https://")
     start = time.perf_counter()
     with pytest.raises(DataError) as err:
-        SPECS[name].load(context(name, None, tmp_path, allow_download=False))
-    assert time.perf_counter() - start < 10
-    message = str(err.value)
-    assert str(tmp_path / "processed" / name) in message and "online" in message
+        SPECS[name].load(context(name, None, tmp_path, allow_download=True))
+    assert time.perf_counter() - start < 5  # refused before any download
+    assert f"raw file {entry.path!r}" in str(err.value) and "no sha256 on the dataset card" in str(err.value)
+    assert not marker.exists()
+    assert not (tmp_path / "raw").exists()
 
 
-@pytest.mark.parametrize("name", ["pascalvoc-sp", "city-paris"])
-def test_unreachable_download_host_fails_fast(name, tmp_path, monkeypatch):
-    monkeypatch.setattr(lrgb_loaders, "LRGB_HOST", UNROUTABLE)
-    monkeypatch.setattr(lrgb_loaders, "CITY_HOST", UNROUTABLE)
-    start = time.perf_counter()
-    with pytest.raises(DataError, match="unreachable"):
-        SPECS[name].load(context(name, None, tmp_path))
-    assert time.perf_counter() - start < 10
+def _card(name: str, path: str, archive: Path) -> dict:
+    return {"name": name, "source": "test", "license": "test", "citation": "test",
+            "files": [{"path": path, "sha256": hashlib.sha256(archive.read_bytes()).hexdigest(),
+                       "bytes": archive.stat().st_size}]}
 
 
-def test_pcqm_contact_stops_before_downloading_when_online(tmp_path, monkeypatch):
-    monkeypatch.setattr(lrgb_loaders, "_probe", lambda host: None)
-    with pytest.raises(UsageError, match="edge-level protocol"):
-        SPECS["pcqm-contact"].load(context("pcqm-contact", None, tmp_path))
-    assert not (tmp_path / "processed" / "pcqm-contact" / "pcqm-contact").exists()
+def test_a_verified_archive_is_unpacked_by_base_name_and_a_tampered_one_is_refused(tmp_path):
+    import zipfile
+
+    archive = tmp_path / "data" / "lrgb" / "pascalvocsp.zip"
+    archive.parent.mkdir(parents=True)
+    with zipfile.ZipFile(archive, "w") as zf:
+        for split in ("train", "val", "test"):
+            zf.writestr(f"voc_superpixels_edge_wt_region_boundary/{split}.pickle", f"{split} bytes")
+        zf.writestr("../../escape.pickle", "never written")
+    card = _card("pascalvoc-sp", "lrgb/pascalvocsp.zip", archive)
+    ctx = DataContext("pascalvoc-sp", load_card(card, "pascalvoc-sp"), tmp_path / "data", tmp_path / "cache")
+    folder = tmp_path / "out"
+    found = lrgb_loaders.extract_members(ctx.raw_file("lrgb/pascalvocsp.zip"), folder, ["train.pickle", "val.pickle",
+                                                                                          "test.pickle"])
+    assert {p.read_text() for p in found.values()} == {"train bytes", "val bytes", "test bytes"}
+    assert sorted(p.name for p in folder.iterdir()) == ["test.pickle", "train.pickle", "val.pickle"]
+    assert not (tmp_path / "escape.pickle").exists()
+    with pytest.raises(DataError, match="lacks missing.pt"):
+        lrgb_loaders.extract_members(archive, tmp_path / "out2", ["missing.pt"])
+
+    archive.write_bytes(archive.read_bytes()[:-1] + b"X")  # same size, one byte changed
+    shutil.rmtree(tmp_path / "cache")
+    with pytest.raises(DataError, match="checksum mismatch"):
+        DataContext("pascalvoc-sp", load_card(card, "pascalvoc-sp"), tmp_path / "data", tmp_path / "cache").raw_file(
+            "lrgb/pascalvocsp.zip")
 
 
-def test_city_network_loads_a_prebuilt_processed_file(tmp_path):
-    edge_index = torch.tensor([[0, 1, 2], [1, 2, 3]])  # one direction only
+def test_a_city_network_loads_from_its_verified_archive(tmp_path):
+    import io
+    import tarfile
+
     mask = torch.tensor([True, False, False, True])
-    data = Data(
-        x=torch.randn(4, 37),
-        y=torch.tensor([0, 3, 9, 1]),
-        edge_index=edge_index,
-        train_mask=mask,
-        val_mask=~mask,
-        test_mask=torch.zeros(4, dtype=torch.bool),
-    )
-    InMemoryDataset.save([data], str(tmp_path / "processed" / "city-la" / "la" / "processed" / "data.pt"))
-    out = SPECS["city-la"].load(context("city-la", None, tmp_path, allow_download=False))
+    tensors = {
+        "node_features.pt": torch.randn(4, 37),
+        "edge_indices.pt": torch.tensor([[0, 1, 2], [1, 2, 3]]),  # one direction only
+        "10-chunk_16-hop_node_labels.pt": torch.tensor([0, 3, 9, 1]),
+        "train_mask.pt": mask,
+        "valid_mask.pt": ~mask,
+        "test_mask.pt": torch.zeros(4, dtype=torch.bool),
+    }
+    archive = tmp_path / "data" / "city-networks" / "la.tar.gz"
+    archive.parent.mkdir(parents=True)
+    with tarfile.open(archive, "w:gz") as tf:
+        for name, tensor in tensors.items():
+            buffer = io.BytesIO()
+            torch.save(tensor, buffer)
+            info = tarfile.TarInfo(f"la/{name}")
+            info.size = buffer.tell()
+            buffer.seek(0)
+            tf.addfile(info, buffer)
+    card = _card("city-la", "city-networks/la.tar.gz", archive)
+    ctx = DataContext("city-la", load_card(card, "city-la"), tmp_path / "data", tmp_path / "cache",
+                      allow_download=False)
+    out = lrgb_loaders.load_city(ctx, "la")
     assert out.edge_index.size(1) == 6  # both directions
     assert out.train_mask.shape == (4, 1) and out.train_mask.dtype == torch.bool
-    assert torch.equal(out.y, data.y)
+    assert torch.equal(out.y, tensors["10-chunk_16-hop_node_labels.pt"])
+    assert torch.equal(out.x, tensors["node_features.pt"])
+
+
+def test_pcqm_contact_stops_after_verification_until_an_edge_protocol_exists(tmp_path):
+    archive = tmp_path / "data" / "lrgb" / "pcqmcontact.zip"
+    archive.parent.mkdir(parents=True)
+    archive.write_bytes(b"any verified bytes")
+    card = _card("pcqm-contact", "lrgb/pcqmcontact.zip", archive)
+    ctx = DataContext("pcqm-contact", load_card(card, "pcqm-contact"), tmp_path / "data", tmp_path / "cache")
+    with pytest.raises(UsageError, match="edge-level protocol"):
+        SPECS["pcqm-contact"].load(ctx)
 
 
 # ------------------------------------------------------------------- packing and standardisation

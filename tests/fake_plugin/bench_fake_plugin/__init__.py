@@ -32,7 +32,8 @@ def ring_of_cliques(ctx):
     masks[0][perm[:20]] = True
     masks[1][perm[20:30]] = True
     masks[2][perm[30:]] = True
-    return Data(x=x, y=y, edge_index=torch.tensor(edges).t(), train_mask=masks[0], val_mask=masks[1], test_mask=masks[2])
+    return Data(x=x, y=y, edge_index=torch.tensor(edges).t(), train_mask=masks[0], val_mask=masks[1],
+                test_mask=masks[2])
 
 
 @hookimpl
