@@ -8,9 +8,9 @@ architectures are described there.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -99,7 +99,7 @@ class FeatureEmbedding(nn.Module):
                 raise UsageError(f"feature vocabulary has {len(vocab)} columns but the data has {in_dim}")
             self.tables = nn.ModuleList(nn.Embedding(size, out_dim) for size in vocab)
             for table in self.tables:
-                nn.init.xavier_uniform_(table.weight)
+                nn.init.xavier_uniform_(cast(nn.Embedding, table).weight)
         else:
             self.linear = nn.Linear(in_dim, out_dim)
 
@@ -178,7 +178,7 @@ class NodeEncoder(nn.Module):
         super().__init__()
         pe_dim = hp["pe_dim"] if hp["pe"] != "none" else 0
         self.features = _feature_embedding(task, "node", hp["hidden"] - pe_dim)
-        self.pe = None
+        self.pe: nn.Module | None = None
         if hp["pe"] == "rwse":
             self.pe = RWSEEncoder(hp["pe_k"], pe_dim)
         elif hp["pe"] == "lappe":
@@ -199,7 +199,8 @@ class EdgeEncoder(nn.Module):
 
     def forward(self, data: Any) -> Tensor:
         if self.features is None:
-            return self.constant.expand(data.edge_index.size(1), -1)
+            # no edge features: the constant is set in __init__
+            return cast(nn.Parameter, self.constant).expand(data.edge_index.size(1), -1)
         if data.edge_attr is None:
             raise UsageError("the task declares edge features (TaskInfo.edge_dim) but the batch has no edge_attr")
         return self.features(data.edge_attr)
@@ -327,9 +328,10 @@ class MPNN(LongRangeModel):
     def process(self, h: Tensor, e: Tensor | None, data: Any) -> Tensor:
         for i, conv in enumerate(self.convs):
             if self.conv_kind == "gatedgcn":
+                # gatedgcn uses edges, so the edge stream and its norms exist
                 h_new, e_new = conv(h, data.edge_index, e)
-                e_new = self._block(e_new, self.edge_norms[i])
-                e = e + e_new if self.residual else e_new
+                e_new = self._block(e_new, cast(nn.ModuleList, self.edge_norms)[i])
+                e = cast(Tensor, e) + e_new if self.residual else e_new
             elif self.conv_kind == "gine":
                 h_new = conv(h, data.edge_index, e)
             else:
@@ -360,7 +362,7 @@ class GraphTransformer(LongRangeModel):
         )
         if local is None:
             for layer in self.layers:
-                layer.norm1 = None  # GPSConv builds the local branch's norm even without a local model
+                cast(GPSConv, layer).norm1 = None  # GPSConv builds the local branch's norm even without a local model
 
     def process(self, h: Tensor, e: Tensor | None, data: Any) -> Tensor:
         for layer in self.layers:
@@ -369,7 +371,7 @@ class GraphTransformer(LongRangeModel):
             else:
                 h = layer(h, data.edge_index, data.batch, edge_attr=e)
             if self.local == "gatedgcn":
-                e = layer.conv.edge_out
+                e = cast(GatedGCNLocal, cast(GPSConv, layer).conv).edge_out
         return h
 
 
@@ -400,7 +402,7 @@ class DRewGCN(LongRangeModel):
         states = [h]
         for t, convs in enumerate(self.convs):
             total = 0
-            for k, conv in enumerate(convs, start=1):
+            for k, conv in enumerate(cast(nn.ModuleList, convs), start=1):
                 total = total + conv(states[t - self.delay(k)], hop_edges[k - 1])
             update = F.dropout(F.gelu(self.norms[t](total)), self.dropout, self.training)
             states.append(states[t] + update if self.residual else update)
@@ -409,7 +411,7 @@ class DRewGCN(LongRangeModel):
 
 # --------------------------------------------------------------------------- construction
 
-_BUILDERS = {
+_BUILDERS: dict[str, Callable[[TaskInfo, Mapping[str, Any]], LongRangeModel] | None] = {
     "LRGB-GCN": partial(MPNN, conv="gcn"),
     "GINE": partial(MPNN, conv="gine"),
     "GatedGCN": partial(MPNN, conv="gatedgcn"),
@@ -423,4 +425,5 @@ def build(name: str, task: TaskInfo, hp: Mapping[str, Any]) -> LongRangeModel:
     """Model ``name`` for ``task`` from resolved hyper-parameters (``longrange_models.resolve_hparams``)."""
     if name == "GPS":
         return GraphTransformer(task, hp, local=hp["local_model"])
-    return _BUILDERS[name](task, hp)
+    builder = cast(Callable[[TaskInfo, Mapping[str, Any]], LongRangeModel], _BUILDERS[name])  # only GPS is None
+    return builder(task, hp)

@@ -45,6 +45,9 @@ class LabelwiseAveragePrecision(Metric):
     is_differentiable = False
     higher_is_better = True
     full_state_update = False
+    # states registered by add_state in __init__ (declared so mypy does not see Module.__getattr__'s type)
+    scores: list[Tensor]
+    target: list[Tensor]
 
     def __init__(self, num_labels: int, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -154,6 +157,9 @@ class LinkMRR(Metric):
     is_differentiable = False
     higher_is_better = True
     full_state_update = False
+    # states registered by add_state in __init__ (declared so mypy does not see Module.__getattr__'s type)
+    mrr_sum: Tensor
+    graphs: Tensor
 
     def __init__(self, variant: str = "filtered", **kwargs) -> None:
         super().__init__(**kwargs)

@@ -127,14 +127,15 @@ def _smiles_to_graphs(smiles: list[str], desc: str) -> list[dict]:
     smiles2graph = _import_smiles2graph()
     workers = min(PROCESS_WORKERS, os.cpu_count() or 1)
     bar = dict(total=len(smiles), desc=desc, unit="graph", mininterval=1.0, disable=None)
-    RDLogger.DisableLog("rdApp.warning")  # e.g. "not removing hydrogen atom without neighbors", harmless
+    # silences e.g. "not removing hydrogen atom without neighbors", harmless
+    RDLogger.DisableLog("rdApp.warning")  # type: ignore[attr-defined]  # missing from rdkit stubs
     try:
         if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
             return [smiles2graph(s) for s in tqdm(smiles, **bar)]
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             return list(tqdm(pool.imap(smiles2graph, smiles, chunksize=128), **bar))
     finally:
-        RDLogger.EnableLog("rdApp.warning")
+        RDLogger.EnableLog("rdApp.warning")  # type: ignore[attr-defined]  # missing from rdkit stubs
 
 
 def _import_smiles2graph():
@@ -217,11 +218,11 @@ def extract_members(archive: Path, folder: Path, names: list[str]) -> dict[str, 
                 for member in tf:
                     base = Path(member.name).name
                     if member.isfile() and base in wanted and base not in found:
-                        src = tf.extractfile(member)
-                        if src is None:
+                        extracted = tf.extractfile(member)
+                        if extracted is None:
                             continue
-                        with src, atomic_write(folder / base) as out:
-                            shutil.copyfileobj(src, out)
+                        with extracted, atomic_write(folder / base) as out:
+                            shutil.copyfileobj(extracted, out)
                         found[base] = folder / base
         except tarfile.TarError as exc:
             raise DataError(f"{archive} is neither a zip nor a readable tar archive ({exc})") from exc
@@ -256,7 +257,7 @@ def _lrgb_raw_names(pyg_name: str) -> list[str]:
 
 def _pack_splits(parts: list, level: str) -> tuple[PackedGraphs, dict]:
     """Concatenate PyG's per-split InMemoryDatasets into one PackedGraphs and split indices."""
-    fields = {k: [] for k in ("x", "edge_index", "edge_attr", "y")}
+    fields: dict[str, list[torch.Tensor]] = {k: [] for k in ("x", "edge_index", "edge_attr", "y")}
     node_ptrs, edge_ptrs, splits = [torch.zeros(1, dtype=torch.long)], [torch.zeros(1, dtype=torch.long)], {}
     offset = 0
     for name, part in zip(SPLITS, parts, strict=True):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import torch
 from torch_geometric.data import Batch, Data, InMemoryDataset
@@ -46,8 +47,9 @@ class PackedGraphs:
 
     def to(self, device: torch.device | str) -> PackedGraphs:
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
-        extras = {k: move(v) for k, v in self.node_extras.items()}
-        return replace(self, node_extras=extras, **{k: move(getattr(self, k)) for k in _TENSOR_FIELDS})
+        extras: dict[str, Any] = {k: move(v) for k, v in self.node_extras.items()}
+        tensors: dict[str, Any] = {k: move(getattr(self, k)) for k in _TENSOR_FIELDS}
+        return replace(self, node_extras=extras, **tensors)
 
     def gather(self, idx: torch.Tensor) -> Batch:
         """Batch graphs ``idx`` (1-D long, on the tensors' device) without a Python loop.

@@ -168,13 +168,13 @@ def stratified_split(labels: Tensor, fractions: tuple[float, float, float], seed
         for members in ((labels == label).nonzero().view(-1) for label in labels.unique().tolist())
     ])
     dealt = [0, 0, 0]
-    assignment = []
+    assigned = []
     for position in range(len(order)):
         behind = [(position + 1) * share - count for share, count in zip(fractions, dealt)]
         split = max(range(3), key=behind.__getitem__)
         dealt[split] += 1
-        assignment.append(split)
-    assignment = torch.tensor(assignment, dtype=torch.long)
+        assigned.append(split)
+    assignment = torch.tensor(assigned, dtype=torch.long)
     return {name: order[assignment == k].sort().values for k, name in enumerate(("train", "val", "test"))}
 
 

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor
@@ -236,7 +236,8 @@ class ResidentGraphs:
     def batch(self, ids: Tensor | Sequence[int]) -> Batch:
         """The mini-batch of the graphs at dataset positions ``ids``, in that order."""
         ids_cpu = torch.as_tensor(ids, dtype=torch.long).cpu()
-        rows_cpu = ids_cpu if self._graph_ids is None else self._graph_ids_cpu.index_select(0, ids_cpu)
+        # _graph_ids_cpu is None exactly when _graph_ids is
+        rows_cpu = ids_cpu if self._graph_ids is None else cast(Tensor, self._graph_ids_cpu).index_select(0, ids_cpu)
         totals = [int(g.counts_cpu.index_select(0, rows_cpu).sum()) for g in self._groups]
         return self._gather(ids_cpu.to(self.device), rows_cpu, totals)
 
@@ -324,7 +325,10 @@ class ResidentLoader:
     def __iter__(self) -> Iterator[Batch]:
         graphs, size = self.graphs, self.batch_size
         ids_cpu = self.index.index_select(0, epoch_permutation(self.index.numel(), self.shuffle, self.generator))
-        rows_cpu = ids_cpu if graphs._graph_ids is None else graphs._graph_ids_cpu.index_select(0, ids_cpu)
+        # _graph_ids_cpu is None exactly when _graph_ids is
+        rows_cpu = (
+            ids_cpu if graphs._graph_ids is None else cast(Tensor, graphs._graph_ids_cpu).index_select(0, ids_cpu)
+        )
         ids = ids_cpu.to(graphs.device)
         # Output sizes of every batch of the epoch, computed on the host in one go.
         bounds = torch.arange(0, ids_cpu.numel() + size, size).clamp_(max=ids_cpu.numel())
@@ -400,7 +404,7 @@ def graph_loaders(
             graphs = None
     if graphs is not None:
         graphs.to(device)
-        loaders = {
+        loaders: dict[str, ResidentLoader | DeviceLoader] = {
             name: graphs.loader(idx, batch_size, name in shuffle, generators.get(name)) for name, idx in splits.items()
         }
         return loaders, True

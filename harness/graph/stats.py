@@ -377,8 +377,12 @@ def graph_stats(data: Any) -> dict[str, Any]:
         "features": int(x.shape[1]) if x is not None and x.dim() == 2 else 0,
     }
 
-    node_labels = isinstance(y, torch.Tensor) and y.dim() == 1 and y.numel() == num_nodes
-    node_labels = node_labels and not (y.dtype.is_floating_point or y.dtype == torch.bool)
+    node_labels = (
+        isinstance(y, torch.Tensor)
+        and y.dim() == 1
+        and y.numel() == num_nodes
+        and not (y.dtype.is_floating_point or y.dtype == torch.bool)
+    )
     if node_labels:
         labels = _labels_numpy(y)
         counts = _class_pair_counts(edges, labels)

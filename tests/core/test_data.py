@@ -41,11 +41,20 @@ def test_corrupted_file_is_refused_naming_file_and_checksums(plugins, data_dir, 
 
 def test_missing_file_offline_names_folder_file_and_url(plugins, tmp_path, isolated_cache):
     with pytest.raises(DataError) as err:
-        _ctx(plugins, "roman-empire", tmp_path, isolated_cache).raw_file(
-            "heterophilous/roman_empire/raw/roman_empire.npz")
+        _ctx(plugins, "minesweeper", tmp_path, isolated_cache).raw_file(MINESWEEPER)
     message = str(err.value)
-    assert str(tmp_path / "heterophilous/roman_empire/raw/roman_empire.npz") in message
+    assert str(tmp_path / MINESWEEPER) in message
     assert "github.com/yandex-research/heterophilous-graphs" in message and "--offline" in message
+
+
+@pytest.mark.parametrize("name", ["roman-empire", "amazon-ratings", "questions"])
+def test_a_download_without_a_checksum_is_refused_online_too(plugins, tmp_path, isolated_cache, name):
+    card = load_card(plugins.datasets.get(name).spec.card, name)
+    (entry,) = card.files
+    assert entry.sha256 is None  # never recorded: the files were not reachable from here
+    with pytest.raises(DataError, match="has no sha256 on the dataset card"):
+        _ctx(plugins, name, tmp_path, isolated_cache, allow_download=True).raw_file(entry.path)
+    assert not (isolated_cache / "raw").exists()
 
 
 def test_offline_run_reports_unavailable_datasets_and_runs_the_rest(bench_main, data_dir, tmp_path):

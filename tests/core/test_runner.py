@@ -213,9 +213,10 @@ def test_unavailable_datasets_are_reported_before_any_job(tmp_path):
 def test_missing_files_match_what_loading_would_say(tmp_path):
     from bench_gnn.data.cards import load_card
 
-    card = load_card(_tiny_card("tiny-missing", [{"path": "a.bin", "sha256": None},
-                                                 {"path": "b.bin", "sha256": None, "url": "https://example.org/b"},
-                                                 {"path": "c.bin", "sha256": None}]), "tiny-missing")
+    some = "0" * 64
+    card = load_card(_tiny_card("tiny-missing", [{"path": "a.bin", "sha256": some},
+                                                 {"path": "b.bin", "sha256": some, "url": "https://example.org/b"},
+                                                 {"path": "c.bin", "sha256": some}]), "tiny-missing")
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "c.bin").write_bytes(b"c")
     online = DataContext("tiny-missing", card, tmp_path / "data", tmp_path / "cache")
