@@ -1,8 +1,9 @@
 """bench: a plugin-based benchmark harness for graph neural networks.
 
 This module is the public facade: everything a plugin author needs is importable
-from ``bench_gnn`` and nothing else in the core is part of the contract. Importing it
-is cheap (no torch); the graph helpers below load torch on first use.
+from ``bench_gnn`` and nothing else in the core is part of the contract. Each name
+is imported on first use, so ``import bench_gnn`` (and ``bench --version``) costs
+almost nothing and never imports torch.
 
 Contract: :func:`hookimpl`; the specs :class:`ModelSpec`, :class:`DatasetSpec`,
 :class:`MetricSpec`, :class:`SuiteSource`; what models and loaders receive and return
@@ -14,38 +15,57 @@ argument checks (:func:`check_int`, ...); file helpers (:func:`atomic_write`,
 
 from __future__ import annotations
 
-from typing import Any
-
-from bench_gnn.checks import check_bool, check_choice, check_int, check_number, check_str
-from bench_gnn.data.context import DataContext
-from bench_gnn.errors import (
-    BenchError,
-    ConfigError,
-    DataError,
-    JobError,
-    NonFiniteLossError,
-    PluginError,
-    UsageError,
-)
-from bench_gnn.files import atomic_write, file_digest
-from bench_gnn.hookspecs import hookimpl
-from bench_gnn.specs import DatasetSpec, GraphTaskData, MetricSpec, ModelSpec, SuiteSource, TaskInfo
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.2.0"
 
-_ENCODINGS = ("LAPPE_MISSING", "graph_layout", "laplacian_pe", "propagator", "random_walk_se")
+_EXPORTS = {
+    "bench_gnn.checks": ("check_bool", "check_choice", "check_int", "check_number", "check_str"),
+    "bench_gnn.data.context": ("DataContext",),
+    "bench_gnn.errors": (
+        "BenchError", "ConfigError", "DataError", "JobError", "NonFiniteLossError", "PluginError", "UsageError",
+    ),
+    "bench_gnn.files": ("atomic_write", "file_digest"),
+    "bench_gnn.hookspecs": ("hookimpl",),
+    "bench_gnn.specs": ("DatasetSpec", "GraphTaskData", "MetricSpec", "ModelSpec", "SuiteSource", "TaskInfo"),
+    "bench_gnn.graph.encodings": ("LAPPE_MISSING", "graph_layout", "laplacian_pe", "propagator", "random_walk_se"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
-    "BenchError", "ConfigError", "DataContext", "DataError", "DatasetSpec", "GraphTaskData", "JobError",
-    "MetricSpec", "ModelSpec", "NonFiniteLossError", "PluginError", "SuiteSource", "TaskInfo", "UsageError",
-    "__version__", "atomic_write", "check_bool", "check_choice", "check_int", "check_number", "check_str",
-    "file_digest", "hookimpl", *_ENCODINGS,
+    "LAPPE_MISSING", "BenchError", "ConfigError", "DataContext", "DataError", "DatasetSpec", "GraphTaskData",
+    "JobError", "MetricSpec", "ModelSpec", "NonFiniteLossError", "PluginError", "SuiteSource", "TaskInfo",
+    "UsageError", "__version__", "atomic_write", "check_bool", "check_choice", "check_int", "check_number",
+    "check_str", "file_digest", "graph_layout", "hookimpl", "laplacian_pe", "propagator", "random_walk_se",
 ]
+
+if TYPE_CHECKING:
+    from bench_gnn.checks import check_bool, check_choice, check_int, check_number, check_str
+    from bench_gnn.data.context import DataContext
+    from bench_gnn.errors import (
+        BenchError,
+        ConfigError,
+        DataError,
+        JobError,
+        NonFiniteLossError,
+        PluginError,
+        UsageError,
+    )
+    from bench_gnn.files import atomic_write, file_digest
+    from bench_gnn.graph.encodings import LAPPE_MISSING, graph_layout, laplacian_pe, propagator, random_walk_se
+    from bench_gnn.hookspecs import hookimpl
+    from bench_gnn.specs import DatasetSpec, GraphTaskData, MetricSpec, ModelSpec, SuiteSource, TaskInfo
 
 
 def __getattr__(name: str) -> Any:
-    if name in _ENCODINGS:
-        from bench_gnn.graph import encodings
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bench_gnn' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
-        return getattr(encodings, name)
-    raise AttributeError(f"module 'bench_gnn' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return __all__

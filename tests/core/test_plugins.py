@@ -119,3 +119,23 @@ def test_autoload_can_be_disabled(fake_site, bench_cli):
     listing = bench_cli("list", "plugins", env=env)
     assert listing.returncode == 0
     assert "bench-fake-plugin" not in listing.stdout and "node-models" in listing.stdout
+
+
+def test_the_facade_exports_every_name_it_lists_and_imports_nothing_heavy():
+    import subprocess
+    import sys
+
+    import bench_gnn
+
+    assert sorted(bench_gnn.__all__) == sorted([*bench_gnn._MODULE_OF, "__version__"])
+    code = (
+        "import sys, bench_gnn; heavy = [m for m in ('torch', 'yaml', 'pluggy') if m in sys.modules]; "
+        "print(heavy); from bench_gnn import ModelSpec, DataContext, check_int, hookimpl; "
+        "print(sorted(m for m in ('torch', 'torch_geometric') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "[]"]
+    for name in bench_gnn.__all__:
+        assert getattr(bench_gnn, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        bench_gnn.nope  # noqa: B018
