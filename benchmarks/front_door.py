@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_gnn.environment import cpu_name
+
 COMMANDS = (
     ("--help",),
     ("--version",),
@@ -100,19 +102,9 @@ def versions(exe: str) -> str:
     return f"{said or 'bench (no version)'}, torch {torch}, python {python}"
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def report(sides: dict[str, str], times: dict, codes: dict, repeats: int) -> None:
     print(f"- date: {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
-    print(f"- machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}")
+    print(f"- machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}")
     for side, exe in sides.items():
         print(f"- {side}: `{exe}` ({versions(exe)})")
     print(f"- {repeats} timed runs per command and side, interleaved, after one untimed run; seconds, wall clock")

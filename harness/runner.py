@@ -113,7 +113,7 @@ class _Datasets:
                 self.loaded[name] = load_dataset(self.plugins, name, self.options)
             except DataError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - a broken dataset plugin fails its jobs, not the sweep
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken dataset plugin fails its jobs only
                 self.loaded[name] = exc
 
     def __getitem__(self, name: str) -> Any:
@@ -277,7 +277,7 @@ def _execute(
     )
     start = time.perf_counter()
     try:
-        if isinstance(data, Exception):
+        if isinstance(data, BaseException):
             raise JobError(f"dataset {job.dataset!r} failed to load: {type(data).__name__}: {data}") from data
         reset_peak_memory(options.device)
         result = run_seeded(protocol, ctx)  # seeds with job.seed; nothing in between draws random numbers

@@ -207,6 +207,28 @@ def test_a_plugin_hook_that_calls_sys_exit_is_a_plugin_error_like_any_other():
         load_plugins(strict=True, extra=[("exiting", module)])
 
 
+def test_a_dataset_that_calls_sys_exit_fails_its_jobs_and_the_run_says_so(tmp_path):
+    from bench_gnn import DatasetSpec
+    from bench_gnn.api import run
+
+    module = types.ModuleType("exiting_data")
+
+    def load(ctx):
+        raise SystemExit(0)
+
+    card = {"name": "quitter", "source": "test", "license": "test", "citation": "test"}
+    module.bench_datasets = hookimpl(lambda: [DatasetSpec("quitter", task="node", load=load, card=card)])
+    plugins = load_plugins(extra=[("exiting-data", module)])
+    suite = _write(tmp_path / "suite.yaml", {**_smoke(), "datasets": ["quitter", "csbm-mixed"]})
+    summary, _ = run(str(suite), models=["GCN"], splits=1, steps=2, results=tmp_path / "results", progress=False,
+                     plugins=plugins)
+    assert (summary.ok, summary.failed) == (1, 1)
+    assert summary.exit_code == ExitCode.JOBS_FAILED
+    (failed,) = [r for r in map(json.loads, (p.read_text() for p in (tmp_path / "results" / "smoke").glob("*.json")))
+                 if r["status"] == "failed"]
+    assert failed["dataset"] == "quitter" and "SystemExit" in failed["error"]["message"]
+
+
 # ----------------------------------------------------------------------------------- fuzz
 
 _PATHS = [
