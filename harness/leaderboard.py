@@ -17,6 +17,7 @@ listed in :attr:`Board.skipped` by key (its file is ``<results>/<suite>/<key>.js
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import math
@@ -171,6 +172,31 @@ def _cell(
     return cell
 
 
+_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*~[]|"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"})
+_LATEX_SPECIAL = str.maketrans({
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+    "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}",
+})
+
+
+def escape_text(text: Any, fmt: str) -> str:
+    """Untrusted text from records (device names, errors, variant labels, grid values), made inert for ``fmt``.
+
+    Whitespace runs (newlines included) become one space, so no text can start a row, a heading or a list
+    item; markdown markup and HTML are escaped; CSV cells cannot start a spreadsheet formula.
+    """
+    flat = " ".join(str(text).split())
+    if fmt == "markdown":
+        return flat.translate(_MARKDOWN_SPECIAL)
+    if fmt == "html":
+        return html.escape(flat)
+    if fmt == "latex":
+        return flat.translate(_LATEX_SPECIAL)
+    if fmt == "csv" and flat[:1] in ("=", "+", "-", "@"):
+        return "'" + flat
+    return flat
+
+
 def _fmt(value: float | None, digits: int) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
@@ -187,7 +213,9 @@ def _digits(cells: Sequence[Cell]) -> int:
     return 2 if values and max(abs(v) for v in values) > 1.5 else 4
 
 
-def _rows(board: Board, protocol: str) -> tuple[list[str], list[list[Any]]]:
+def _rows(board: Board, protocol: str, fmt: str = "markdown") -> tuple[list[str], list[list[Any]]]:
+    """Table rows; untrusted text is escaped for ``fmt`` (tabulate escapes HTML and LaTeX cells itself)."""
+    cell_fmt = fmt if fmt in ("markdown", "csv") else "plain"
     digits = _digits(board.cells)
     step = "s/epoch" if protocol == "graph-minibatch" else "ms/step"
     show_r = any(c.influence_r is not None for c in board.cells)
@@ -203,7 +231,7 @@ def _rows(board: Board, protocol: str) -> tuple[list[str], list[list[Any]]]:
             "" if c.published is None else _score(Cell("", "", "", "ok", c.published, c.published_std), digits),
             "" if c.delta is None else f"{c.delta:+.{digits}f}",
             "" if c.agrees is None else ("yes" if c.agrees else "no"),
-            _fmt(c.val, digits), c.selected, "" if c.params is None else f"{c.params:,}",
+            _fmt(c.val, digits), escape_text(c.selected, cell_fmt), "" if c.params is None else f"{c.params:,}",
             _fmt(per_step, 2 if step == "ms/step" else 3),
         ] + ([_fmt(c.influence_r, 2)] if show_r else []) + [_fmt(c.rank, 0), status])
     return headers, rows
@@ -236,11 +264,11 @@ def render(
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         for i, board in enumerate(boards):
-            headers, rows = _rows(board, suite.protocol)
+            headers, rows = _rows(board, suite.protocol, "csv")
             if i == 0:
                 writer.writerow(["variant"] + headers + ["average rank"])
             for row in rows:
-                writer.writerow([board.variant] + row + [_fmt(board.average_rank[row[1]][0], 2)])
+                writer.writerow([escape_text(board.variant, "csv")] + row + [_fmt(board.average_rank[row[1]][0], 2)])
         return out.getvalue()
     table_fmt = {"markdown": "github", "latex": "latex_booktabs", "html": "html"}[fmt]
     parts = []
@@ -253,12 +281,13 @@ def render(
                          "`within`: |Δ| ≤ max(2 published std, 1 point).\n")
     for board in boards:
         title = ("Full protocol" if board.variant == FULL
-                 else f"Variant — {board.variant} (not comparable with published numbers)")
-        headers, rows = _rows(board, suite.protocol)
+                 else f"Variant — {escape_text(board.variant, fmt)} (not comparable with published numbers)")
+        headers, rows = _rows(board, suite.protocol, fmt)
         if fmt == "markdown":
             parts.append(f"## {title}\n")
             if board.devices:
-                parts.append("Records from: " + ", ".join(f"{d} ({n})" for d, n in board.devices.items()) + "\n")
+                devices = ", ".join(f"{escape_text(d, fmt)} ({n})" for d, n in board.devices.items())
+                parts.append(f"Records from: {devices}\n")
             parts.append(tabulate(rows, headers=headers, tablefmt=table_fmt, disable_numparse=True) + "\n")
             parts.append(f"### Average rank ({title.lower()})\n")
             parts.append(tabulate(_rank_rows(board), headers=["model", "average rank", "datasets"],
@@ -266,7 +295,8 @@ def render(
             errors = sorted({(c.dataset, c.model, e) for c in board.cells for e in c.errors})
             if errors:
                 parts.append("### Failures\n")
-                parts.extend(f"- {d} / {m}: {e}" for d, m, e in errors)
+                parts.extend(f"- {escape_text(d, fmt)} / {escape_text(m, fmt)}: {escape_text(e, fmt)}"
+                             for d, m, e in errors)
                 parts.append("")
         else:
             parts.append(f"{title}\n" if fmt == "latex" else f"<h2>{title}</h2>")
