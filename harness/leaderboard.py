@@ -29,12 +29,20 @@ from typing import Any
 
 from tabulate import tabulate
 
+from bench_gnn import significance
 from bench_gnn.errors import UsageError
 from bench_gnn.jobs import FULL
 from bench_gnn.store import record_problem
 from bench_gnn.suite import Suite
 
 FORMATS = ("markdown", "csv", "latex", "html", "json")
+SIGNIFICANCE_NOTE = (
+    f"`≈best`: {significance.TIED} = not distinguishable from the dataset's best model ({significance.BEST}): "
+    "two-sided paired t-test over the splits or seeds both ran, Holm-corrected across the dataset's models, "
+    f"α = {significance.ALPHA}; {significance.WORSE} = distinguishably worse; blank = fewer than "
+    f"{significance.MIN_PAIRS} shared runs. Average rank: 95% CI by bootstrap over datasets "
+    f"({significance.RESAMPLES} resamples, fixed seed).\n"
+)
 
 
 @dataclass
@@ -59,7 +67,9 @@ class Cell:
     seconds_per_step: float | None = None
     influence_r: float | None = None
     rank: float | None = None
+    vs_best: str = ""  # significance.BEST, TIED (not distinguishable from the best), WORSE, or "" (too few runs)
     errors: list[str] = field(default_factory=list)
+    scores: list[tuple[int, int, float]] = field(default_factory=list)  # (split, seed, scaled test score)
 
 
 @dataclass
@@ -71,6 +81,7 @@ class Board:
     average_rank: dict[str, tuple[float | None, int]]
     devices: dict[str, int] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    rank_interval: dict[str, tuple[float, float] | None] = field(default_factory=dict)
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float | None]:
@@ -107,12 +118,19 @@ def _board(suite: Suite, records: list[dict[str, Any]], variant: str) -> Board:
         for dataset in suite.datasets
         for model in suite.models
     ]
+    ranks_by_dataset: dict[str, dict[str, float]] = {}
     for dataset in suite.datasets:
         scored = [(c, c.mean) for c in cells if c.dataset == dataset and c.mean is not None]
         higher = _higher_is_better(records, dataset)
         for cell, mean in scored:
             better = sum(1 for _, other in scored if (other > mean if higher else other < mean))
             cell.rank = float(better + 1)
+        if scored:
+            ranks_by_dataset[dataset] = {c.model: c.rank for c, _ in scored if c.rank is not None}
+            best = min((c for c, _ in scored), key=lambda c: c.rank or 0.0)
+            runs = {c.model: {(s, seed): v for s, seed, v in c.scores} for c, _ in scored}
+            for model, verdict in significance.compare_with_best(runs, best.model).items():
+                next(c for c, _ in scored if c.model == model).vs_best = verdict
     average: dict[str, tuple[float | None, int]] = {}
     for model in suite.models:
         ranks = [c.rank for c in cells if c.model == model and c.rank is not None]
@@ -120,7 +138,9 @@ def _board(suite: Suite, records: list[dict[str, Any]], variant: str) -> Board:
     devices: dict[str, int] = defaultdict(int)
     for record in records:
         devices[str(record.get("device", "unknown"))] += 1
-    return Board(suite.name, suite.version, variant, cells, average, dict(sorted(devices.items())))
+    board = Board(suite.name, suite.version, variant, cells, average, dict(sorted(devices.items())))
+    board.rank_interval = significance.rank_intervals(ranks_by_dataset, list(suite.models))
+    return board
 
 
 def _higher_is_better(records: list[dict[str, Any]], dataset: str) -> bool:
@@ -154,6 +174,7 @@ def _cell(
     chosen = sorted(configs[chosen_id], key=lambda r: (r["split"], r["seed"]))
     cell.configs = len(configs)
     cell.mean, cell.std = _mean_std([r["metrics"]["test"] * scale for r in chosen])
+    cell.scores = [(int(r["split"]), int(r["seed"]), r["metrics"]["test"] * scale) for r in chosen]
     cell.val = statistics.fmean(r["metrics"]["val"] * scale for r in chosen)
     cell.n = len(chosen)
     cell.selected = ", ".join(f"{k}={chosen[0]['hparams'][k]}" for k in chosen[0].get("grid_keys", []))
@@ -220,7 +241,7 @@ def _rows(board: Board, protocol: str, fmt: str = "markdown") -> tuple[list[str]
     step = "s/epoch" if protocol == "graph-minibatch" else "ms/step"
     show_r = any(c.influence_r is not None for c in board.cells)
     headers = ["dataset", "model", "metric", "test", "n", "published", "Δ", "within", "val", "selected", "params",
-               step] + (["R"] if show_r else []) + ["rank", "status"]
+               step] + (["R"] if show_r else []) + ["rank", "≈best", "status"]
     rows = []
     for c in board.cells:
         per_step = c.seconds_per_step if protocol == "graph-minibatch" else (
@@ -233,13 +254,18 @@ def _rows(board: Board, protocol: str, fmt: str = "markdown") -> tuple[list[str]
             "" if c.agrees is None else ("yes" if c.agrees else "no"),
             _fmt(c.val, digits), escape_text(c.selected, cell_fmt), "" if c.params is None else f"{c.params:,}",
             _fmt(per_step, 2 if step == "ms/step" else 3),
-        ] + ([_fmt(c.influence_r, 2)] if show_r else []) + [_fmt(c.rank, 0), status])
+        ] + ([_fmt(c.influence_r, 2)] if show_r else []) + [_fmt(c.rank, 0), c.vs_best, status])
     return headers, rows
 
 
 def _rank_rows(board: Board) -> list[list[Any]]:
     order = sorted(board.average_rank.items(), key=lambda kv: (kv[1][0] is None, kv[1][0] or 0.0, kv[0]))
-    return [[model, _fmt(avg, 2) if avg is not None else "—", n] for model, (avg, n) in order]
+    rows = []
+    for model, (avg, n) in order:
+        interval = board.rank_interval.get(model)
+        shown = "" if interval is None else f"{interval[0]:.2f}–{interval[1]:.2f}"
+        rows.append([model, _fmt(avg, 2) if avg is not None else "—", shown, n])
+    return rows
 
 
 def render(
@@ -256,7 +282,8 @@ def render(
         payload = [
             {"suite": b.suite, "version": b.version, "variant": b.variant,
              "cells": [asdict(c) for c in b.cells],
-             "average_rank": {m: {"rank": r, "datasets": n} for m, (r, n) in b.average_rank.items()}}
+             "average_rank": {m: {"rank": r, "datasets": n, "ci95": b.rank_interval.get(m)}
+                              for m, (r, n) in b.average_rank.items()}}
             for b in boards
         ]
         return json.dumps(payload, indent=2, sort_keys=True) + "\n"
@@ -289,8 +316,9 @@ def render(
                 devices = ", ".join(f"{escape_text(d, fmt)} ({n})" for d, n in board.devices.items())
                 parts.append(f"Records from: {devices}\n")
             parts.append(tabulate(rows, headers=headers, tablefmt=table_fmt, disable_numparse=True) + "\n")
+            parts.append(SIGNIFICANCE_NOTE)
             parts.append(f"### Average rank ({title.lower()})\n")
-            parts.append(tabulate(_rank_rows(board), headers=["model", "average rank", "datasets"],
+            parts.append(tabulate(_rank_rows(board), headers=["model", "average rank", "95% CI", "datasets"],
                                   tablefmt=table_fmt, disable_numparse=True) + "\n")
             errors = sorted({(c.dataset, c.model, e) for c in board.cells for e in c.errors})
             if errors:
