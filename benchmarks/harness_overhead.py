@@ -48,7 +48,7 @@ import bench_gnn
 from bench_gnn.api import load_suite, run
 from bench_gnn.data.cards import load_card
 from bench_gnn.data.context import DataContext, default_cache_dir, default_data_dir
-from bench_gnn.environment import cpu_name, git_commit, resolve_device
+from bench_gnn.environment import cpu_name, git_state, resolve_device
 from bench_gnn.plugin_manager import Plugins, load_plugins
 from bench_gnn.plugins.heterophily import read_npz
 from bench_gnn.specs import MetricSpec, ModelSpec, TaskInfo
@@ -62,7 +62,7 @@ def harness_run(args: argparse.Namespace, plugins: Plugins, steps: int, cache_di
     """Time one ``bench_gnn.api.run`` call into a fresh results folder; return (seconds, record)."""
     results = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
     try:
-        git_commit.cache_clear()  # every `bench run` process pays this once; so does every timed call
+        git_state.cache_clear()  # every `bench run` process pays this once; so does every timed call
         gc.collect()
         start = time.perf_counter()
         summary, _ = run(
@@ -73,9 +73,10 @@ def harness_run(args: argparse.Namespace, plugins: Plugins, steps: int, cache_di
         seconds = time.perf_counter() - start
         if len(summary.records) != 1:
             raise SystemExit(f"harness run produced {len(summary.records)} records, expected 1: {summary}")
-        record = json.loads(summary.records[0].read_text())
+        stored = json.loads(summary.records[0].read_text())
     finally:
         shutil.rmtree(results, ignore_errors=True)
+    record = {**stored["results"], "hparams": stored["identity"]["hparams"], "device": stored["provenance"]["device"]}
     if record["status"] != "ok":
         raise SystemExit(f"harness job failed: {record['error']['type']}: {record['error']['message']}")
     return seconds, record

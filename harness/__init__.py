@@ -6,11 +6,12 @@ is imported on first use, so ``import bench_gnn`` (and ``bench --version``) cost
 almost nothing and never imports torch.
 
 Contract: :func:`hookimpl`; the specs :class:`ModelSpec`, :class:`DatasetSpec`,
-:class:`MetricSpec`, :class:`SuiteSource`; what models and loaders receive and return
-(:class:`TaskInfo`, :class:`DataContext`, :class:`GraphTaskData`); the errors; the
-argument checks (:func:`check_int`, ...); file helpers (:func:`atomic_write`,
-:func:`file_digest`) and positional-encoding helpers (:func:`random_walk_se`,
-:func:`laplacian_pe`, ...), documented in :mod:`bench_gnn.graph.encodings`.
+:class:`MetricSpec`, :class:`SuiteSource`, :class:`LauncherSpec`; what models, loaders and
+launchers receive and return (:class:`TaskInfo`, :class:`DataContext`, :class:`GraphTaskData`,
+:class:`LaunchRequest`, :class:`LaunchResult`); the errors; the argument checks
+(:func:`check_int`, ...); file helpers (:func:`atomic_write`, :func:`file_digest`) and
+positional-encoding helpers (:func:`random_walk_se`, :func:`laplacian_pe`, ...), documented
+in :mod:`bench_gnn.graph.encodings`.
 """
 
 from __future__ import annotations
@@ -28,16 +29,20 @@ _EXPORTS = {
     ),
     "bench_gnn.files": ("atomic_write", "file_digest"),
     "bench_gnn.hookspecs": ("hookimpl",),
-    "bench_gnn.specs": ("DatasetSpec", "GraphTaskData", "MetricSpec", "ModelSpec", "SuiteSource", "TaskInfo"),
+    "bench_gnn.specs": (
+        "DatasetSpec", "GraphTaskData", "LauncherSpec", "MetricSpec", "ModelSpec", "SuiteSource", "TaskInfo",
+    ),
+    "bench_gnn.workers": ("LaunchRequest", "LaunchResult"),
     "bench_gnn.graph.encodings": ("LAPPE_MISSING", "graph_layout", "laplacian_pe", "propagator", "random_walk_se"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "LAPPE_MISSING", "BenchError", "ConfigError", "DataContext", "DataError", "DatasetSpec", "GraphTaskData",
-    "JobError", "MetricSpec", "ModelSpec", "NonFiniteLossError", "PluginError", "SuiteSource", "TaskInfo",
-    "UsageError", "__version__", "atomic_write", "check_bool", "check_choice", "check_int", "check_number",
-    "check_str", "file_digest", "graph_layout", "hookimpl", "laplacian_pe", "propagator", "random_walk_se",
+    "JobError", "LaunchRequest", "LaunchResult", "LauncherSpec", "MetricSpec", "ModelSpec", "NonFiniteLossError",
+    "PluginError", "SuiteSource", "TaskInfo", "UsageError", "__version__", "atomic_write", "check_bool",
+    "check_choice", "check_int", "check_number", "check_str", "file_digest", "graph_layout", "hookimpl",
+    "laplacian_pe", "propagator", "random_walk_se",
 ]
 
 if TYPE_CHECKING:
@@ -55,7 +60,16 @@ if TYPE_CHECKING:
     from bench_gnn.files import atomic_write, file_digest
     from bench_gnn.graph.encodings import LAPPE_MISSING, graph_layout, laplacian_pe, propagator, random_walk_se
     from bench_gnn.hookspecs import hookimpl
-    from bench_gnn.specs import DatasetSpec, GraphTaskData, MetricSpec, ModelSpec, SuiteSource, TaskInfo
+    from bench_gnn.specs import (
+        DatasetSpec,
+        GraphTaskData,
+        LauncherSpec,
+        MetricSpec,
+        ModelSpec,
+        SuiteSource,
+        TaskInfo,
+    )
+    from bench_gnn.workers import LaunchRequest, LaunchResult
 
 
 def __getattr__(name: str) -> Any:

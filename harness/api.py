@@ -17,7 +17,8 @@ from bench_gnn.errors import ConfigError, DataError, ExitCode, LeaderboardStaleE
 from bench_gnn.files import atomic_write, inside, reporting_os_errors
 from bench_gnn.jobs import expand
 from bench_gnn.plugin_manager import Plugins, load_plugins
-from bench_gnn.store import Store, read_records
+from bench_gnn.shards import Shard, Worker, launcher_from_env
+from bench_gnn.store import Store, read_records, read_records_from
 from bench_gnn.suite import Suite, apply_overrides, read_suite_file, validate_suite
 
 if TYPE_CHECKING:
@@ -101,10 +102,24 @@ def run(
     progress: bool = True,
     strict: bool = False,
     plugins: Plugins | None = None,
+    shard: Shard | str | None = None,
+    leftovers: bool = True,
+    worker_id: str | None = None,
+    launcher: str | None = None,
 ) -> tuple[RunSummary, Suite]:
-    """Run a suite; every name and setting is validated before any training starts."""
+    """Run a suite; every name and setting is validated before any training starts.
+
+    ``shard`` (``Shard(0, 4)`` or ``"0/4"``) makes this process worker 0 of 4 (see
+    :mod:`bench_gnn.shards`); ``worker_id`` (default ``host:pid``) and ``launcher`` (default
+    ``$BENCH_LAUNCHER``) are recorded in each record's ``scheduling``.
+    """
     from bench_gnn.environment import resolve_device
     from bench_gnn.runner import RunOptions, run_jobs
+
+    part = Shard.parse(shard) if isinstance(shard, str) else shard
+    if not leftovers and part is None:
+        raise UsageError("--no-leftovers needs --shard I/N: without shards every job is this worker's own")
+    worker = Worker(part, worker_id or "", launcher if launcher is not None else launcher_from_env())
 
     plugins = plugins or plugins_or_warn(strict)
     suite, published = load_suite(plugins, suite_name, overrides, steps)
@@ -118,9 +133,15 @@ def run(
         fail_fast=fail_fast,
         allow_over_budget=allow_over_budget,
         progress=progress,
+        worker=worker,
+        leftovers=leftovers,
     )
     variants = sorted({job.variant for job in jobs})
     say(f"bench {suite.name} v{suite.version}: {len(jobs)} job(s) on {options.device}; variant: {', '.join(variants)}")
+    if part is not None:
+        own = sum(part.owns(job.key) for job in jobs)
+        say(f"worker {worker.name}, shard {part}: {own} job(s) of its own"
+            + (", then leftovers of other shards" if leftovers else " (no leftovers)"))
     store = Store(results, suite.name)
     summary = run_jobs(jobs, suite, plugins, store, options)
     summary.variants = variants
@@ -139,6 +160,7 @@ def dispatch(args: argparse.Namespace) -> ExitCode:
             overrides=args.overrides, device=args.device, results=args.results, data_dir=args.data_dir,
             cache_dir=args.cache_dir, offline=args.offline, force=args.force, fail_fast=args.fail_fast,
             allow_over_budget=args.allow_over_budget, progress=not args.no_progress, plugins=plugins,
+            shard=args.shard, leftovers=not args.no_leftovers, worker_id=args.worker_id,
         )
         if not args.no_leaderboard:
             print(leaderboard.render(suite, read_records(args.results / suite.name), variants=summary.variants))
@@ -146,12 +168,35 @@ def dispatch(args: argparse.Namespace) -> ExitCode:
             f"done: {summary.ok} ok, {summary.failed} failed, {summary.skipped} skipped (finished earlier), "
             f"{summary.busy} left to another process, {summary.not_run} not run; records in {args.results / suite.name}"
         )
+        if args.shard is not None:
+            say(f"shard {args.shard}: {summary.ok + summary.failed - summary.leftovers} of its own job(s) run, "
+                f"{summary.leftovers} leftover(s) of other shards")
         for name, reason in summary.unavailable.items():
             say(f"unavailable: {name}: {reason}")
         return summary.exit_code
+    if args.command == "status":
+        return status_command(
+            plugins_or_warn(args.strict), args.suite, args.results, models=args.model, datasets=args.dataset,
+            splits=args.splits, steps=args.steps, overrides=args.overrides, fmt=args.format,
+        )
+    if args.command == "launch":
+        from bench_gnn.launch import launch
+
+        return launch(
+            args.suite, workers=args.workers, launcher=args.launcher, options=args.launcher_options or (),
+            models=args.model, datasets=args.dataset, splits=args.splits, steps=args.steps, overrides=args.overrides,
+            device=args.device, results=args.results, data_dir=args.data_dir, cache_dir=args.cache_dir,
+            offline=args.offline, allow_over_budget=args.allow_over_budget, threads=args.threads,
+            show_leaderboard=not args.no_leaderboard, strict=args.strict,
+        )
     if args.command == "list":
         return list_(args.what, plugins_or_warn(args.strict) if args.what != "plugins" else load_plugins(args.strict))
     if args.command == "leaderboard":
+        if args.action in ("validate", "diff"):
+            return submission_command(args.action, args.suite, args.files, args.base, args.leaderboards, args.strict)
+        if args.files or args.base:
+            raise UsageError(f"`bench leaderboard {args.action}` takes no FILE arguments and no --base; "
+                             "those are for validate and diff")
         return leaderboard_command(args.action, args.suite, args.records, args.leaderboards, args.format, args.strict)
     if args.command == "data":
         plugins = plugins_or_warn(args.strict)
@@ -161,7 +206,33 @@ def dispatch(args: argparse.Namespace) -> ExitCode:
         return data_stats(plugins, args.name, data_dir, cache_dir, not args.offline)
     if args.command == "plot":
         return plot_influence(plugins_or_warn(args.strict), args.suite, args.records, args.out)
+    if args.command == "export":
+        from bench_gnn.export import export_command
+
+        return export_command(args.tracker, args.suite, args.records, args.out, args.project, args.online, args.strict)
     raise UsageError(f"unknown command {args.command!r}")
+
+
+def status_command(
+    plugins: Plugins,
+    suite_name: str,
+    results: Path,
+    *,
+    models: Sequence[str] = (),
+    datasets: Sequence[str] = (),
+    splits: int | None = None,
+    steps: int | None = None,
+    overrides: Sequence[str] = (),
+    fmt: str = "table",
+) -> ExitCode:
+    """Print where the sweep ``bench run`` would run with the same arguments stands (read-only)."""
+    from bench_gnn import status
+
+    suite, published = load_suite(plugins, suite_name, overrides, steps)
+    jobs = expand(suite, plugins, models=models, datasets=datasets, max_runs=splits, published=published)
+    folder = inside(results, suite.name, what="suite name")
+    print(status.render(status.sweep_status(suite.name, suite.version, jobs, folder), fmt), end="")
+    return ExitCode.OK
 
 
 def list_(what: str, plugins: Plugins) -> ExitCode:
@@ -180,6 +251,9 @@ def list_(what: str, plugins: Plugins) -> ExitCode:
             rows.append([spec.name, spec.task, spec.metric, origin, spec.description])
         elif what == "metrics":
             rows.append([spec.name, "higher" if spec.higher_is_better else "lower", origin, spec.description])
+        elif what == "launchers":
+            options = " ".join(f"--{key.replace('_', '-')}" for key in spec.options)
+            rows.append([spec.name, spec.install or "(built in)", options, origin, spec.description])
         else:
             source, mapping = spec
             rows.append([mapping["name"], mapping.get("version"), origin,
@@ -189,22 +263,56 @@ def list_(what: str, plugins: Plugins) -> ExitCode:
         "datasets": ["dataset", "task", "metric", "plugin", "description"],
         "metrics": ["metric", "better", "plugin", "description"],
         "suites": ["suite", "version", "plugin", "description"],
+        "launchers": ["launcher", "needs", "options", "plugin", "description"],
     }[what]
     print(tabulate(rows, headers=headers))
     return ExitCode.OK
 
 
-def leaderboard_command(
-    action: str, suite_name: str, records: Path | None, boards: Path, fmt: str, strict: bool
+def submission_command(
+    action: str, suite_name: str, files: Sequence[Path], base: str | None, boards: Path, strict: bool
 ) -> ExitCode:
+    """``validate``: every problem of the record files (or the committed ones), and with ``base`` the committed
+    records edited or deleted since; ``diff``: the cells the committed records change against ``base``."""
+    from bench_gnn import board_diff, submission
+
     plugins = plugins_or_warn(strict)
     suite, _ = load_suite(plugins, suite_name)
-    if action == "render":
-        source = inside(records or Path("results"), suite.name, what="suite name")
-        print(leaderboard.render(suite, read_records(source), fmt), end="")
+    folder = inside(boards / RECORDS_SUBDIR, suite.name, what="suite name")
+    if action == "diff":
+        if base is None:
+            raise UsageError("`bench leaderboard diff` needs --base GIT_REF (e.g. origin/main)")
+        before, after = submission.records_at(folder, base), read_records(folder)
+        print(board_diff.render_markdown(suite, board_diff.diff(suite, before, after), base), end="")
         return ExitCode.OK
-    source = inside(records or boards / RECORDS_SUBDIR, suite.name, what="suite name")
-    found = read_records(source)
+    paths = list(files) or submission.json_files(folder)
+    problems = submission.validate_files(paths, suite, plugins)
+    if base is not None:
+        problems += submission.changed_since(folder, base)
+    for problem in problems:
+        print(problem)
+    if problems:
+        say(f"bench: {len(problems)} problem(s) in the records of {suite.name}; nothing was changed")
+        return ExitCode.INVALID_RECORDS
+    say(f"{suite.name}: {len(paths)} record file(s) valid" + (f"; none changed since {base}" if base else ""))
+    return ExitCode.OK
+
+
+def leaderboard_command(
+    action: str, suite_name: str, records: Path | Sequence[Path] | None, boards: Path, fmt: str, strict: bool
+) -> ExitCode:
+    """``records``: one folder, several (merged: see :func:`bench_gnn.store.read_records_from`) or None
+    (./results for render, ``<boards>/records`` for update and check)."""
+    plugins = plugins_or_warn(strict)
+    suite, _ = load_suite(plugins, suite_name)
+    folders = [records] if isinstance(records, Path) else list(records or [])
+    default = Path("results") if action == "render" else boards / RECORDS_SUBDIR
+    sources = [inside(folder, suite.name, what="suite name") for folder in folders or [default]]
+    found = read_records(sources[0]) if len(sources) == 1 else read_records_from(sources)
+    source = " + ".join(str(path) for path in sources)
+    if action == "render":
+        print(leaderboard.render(suite, found, fmt), end="")
+        return ExitCode.OK
     rendered = {
         inside(boards, f"{suite.name}.md", what="suite name"): leaderboard.render(suite, found, "markdown"),
         inside(boards, f"{suite.name}.csv", what="suite name"): leaderboard.render(suite, found, "csv"),
@@ -235,7 +343,7 @@ def leaderboard_command(
             f"{'; '.join(problems)}; {verb} {'them' if len(missing) + len(stale) > 1 else 'it'} with "
             f"`bench leaderboard update --suite {suite.name}"
             f"{'' if boards == Path('leaderboards') else f' --leaderboards {boards}'}"
-            f"{'' if records is None else f' --records {records}'}` and commit the result"
+            f"{''.join(f' --records {folder}' for folder in folders)}` and commit the result"
         )
     say(f"{suite.name}: leaderboard files match the records in {source}")
     return ExitCode.OK
@@ -300,7 +408,10 @@ def plot_influence(plugins: Plugins, suite_name: str, records: Path, out: Path |
 
     suite, _ = load_suite(plugins, suite_name)
     source = inside(records, suite.name, what="suite name")
-    rows = [r for r in read_records(source) if (r.get("extras") or {}).get("influence")]
+    rows = [
+        {"model": r["identity"]["model"], "dataset": r["identity"]["dataset"], "influence": influence}
+        for r in read_records(source) if (influence := (r["results"].get("extras") or {}).get("influence"))
+    ]
     if not rows:
         raise UsageError(f"no records with influence measurements in {source}; run the suite first")
     target = out or inside(Path("."), f"{suite.name}-influence.png", what="suite name")

@@ -3,7 +3,8 @@
 Exit codes (decided in :mod:`bench_gnn.errors`): 0 ok, 1 some jobs failed,
 2 interrupted, 3 internal error, 4 usage or configuration error (command line
 errors included), 5 data error, 6 plugin error (with ``--strict``), 7 leaderboard
-out of date, 8 cannot read or write a file or folder. Output to a closed pipe
+out of date, 8 cannot read or write a file or folder, 9 submitted records invalid.
+Output to a closed pipe
 (``bench ... | head``) ends quietly with 2, as an interruption.
 """
 
@@ -17,12 +18,15 @@ from pathlib import Path
 from typing import NoReturn
 
 from bench_gnn import __version__
-from bench_gnn.errors import BROKEN_PIPE_EXIT, BenchError, ExitCode, os_error_message
+from bench_gnn.errors import BROKEN_PIPE_EXIT, BenchError, ExitCode, UsageError, os_error_message
+from bench_gnn.shards import Shard
 
 EPILOG = """exit codes: 0 ok, 1 jobs failed, 2 interrupted, 3 internal error, 4 usage/config error,
-5 data error, 6 plugin error, 7 leaderboard out of date, 8 cannot read or write a file or folder.
+5 data error, 6 plugin error, 7 leaderboard out of date, 8 cannot read or write a file or folder,
+9 submitted records invalid (`bench leaderboard validate`).
 environment: BENCH_DATA_DIR (data folder), BENCH_CACHE_DIR (writable cache, default ~/.cache/bench),
-BENCH_DISABLE_PLUGIN_AUTOLOAD=1 (load only bench's own plugins)."""
+BENCH_DISABLE_PLUGIN_AUTOLOAD=1 (load only bench's own plugins), BENCH_LAUNCHER (set by launchers:
+recorded in each record's scheduling)."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -44,6 +48,70 @@ def positive_int(text: str) -> int:
     return value
 
 
+def shard_spec(text: str) -> Shard:
+    """argparse type: ``I/N``, shard I (counted from 0) of N."""
+    try:
+        return Shard.parse(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _sweep_filters(parser: argparse.ArgumentParser) -> None:
+    """The options that choose a sweep's jobs, shared by `run` and `status`."""
+    parser.add_argument("--suite", required=True, help="suite name (see `bench list suites`) or path to a suite YAML")
+    parser.add_argument("--model", action="append", default=[], metavar="NAME", help="only this model (repeatable)")
+    parser.add_argument("--dataset", action="append", default=[], metavar="NAME",
+                        help="only this dataset (repeatable)")
+    parser.add_argument("--splits", "--seeds", type=positive_int, dest="splits", metavar="K",
+                        help="only the first K splits (node suites) or seeds (graph suites)")
+    parser.add_argument("--steps", type=positive_int, metavar="N",
+                        help="train N steps (node suites) or epochs (graph suites); recorded as a reduced protocol")
+
+
+LAUNCH_DESCRIPTION = """Start N workers, each `bench run --shard I/N --worker-id <launcher>-I` with these run options,
+under a launcher plugin, and wait for them (or, on a SLURM cluster, submit them and print the job ids).
+Workers share the results folder: each job runs once, and running the same command again resumes an
+unfinished sweep. Exit code: the worst of the workers' (a killed worker: 2, rerun to resume)."""
+
+#: The launcher options with a flag of their own: (flag, metavar, help). Each sets the option of the
+#: same name (``--time-min`` sets ``time_min``); a launcher that does not declare it refuses it.
+LAUNCHER_FLAGS = (
+    ("--workers-per-gpu", "K", "local: workers sharing one GPU (default 1: round-robin over the GPUs)"),
+    ("--submitit-cluster", "NAME", "submitit: auto (default: SLURM if available), slurm, local or debug"),
+    ("--partition", "NAME", "submitit: SLURM partition"),
+    ("--gpus-per-worker", "G", "submitit: GPUs per worker (default 0); ray: GPU share per worker, e.g. 0.5"),
+    ("--time-min", "MIN", "submitit: time limit per worker in minutes (default 240); requeued when reached"),
+    ("--array-parallelism", "K", "submitit: workers of one array running at once (default 256)"),
+    ("--max-array-size", "K", "submitit: at most K workers per job array (default 1000)"),
+    ("--hydra-launcher", "NAME", "hydra: Hydra launcher plugin, hydra/launcher=NAME (default joblib)"),
+    ("--hydra-config-dir", "DIR", "hydra: your Hydra config folder (its launcher configs work unchanged)"),
+    ("--hydra-config-name", "NAME", "hydra: your primary config (its defaults may choose the launcher)"),
+    ("--hydra-override", "KEY=VALUE", "hydra: a Hydra override, e.g. hydra.launcher.n_jobs=4 (repeatable)"),
+    ("--ray-address", "ADDRESS", "ray: the cluster to join (default: a local one)"),
+)
+
+
+def launcher_option(text: str) -> tuple[str, str]:
+    """argparse type of ``--option``: ``KEY=VALUE``."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (a launcher option), got {text!r}")
+    return key.strip(), value
+
+
+class LauncherOption(argparse.Action):
+    """Collect launcher options, in order, as ``(name, text)`` pairs in ``args.launcher_options``."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        pairs = list(getattr(namespace, "launcher_options", None) or [])
+        if isinstance(values, tuple):
+            pairs.append(values)
+        else:
+            pairs.append(((option_string or "").lstrip("-"), str(values)))
+        namespace.launcher_options = pairs
+
+
 def _parser() -> Parser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = Parser(
@@ -56,13 +124,7 @@ def _parser() -> Parser:
 
     run = sub.add_parser("run", help="run a suite (skips jobs already finished)", epilog=EPILOG, formatter_class=fmt,
                          description="Run a suite's jobs and print its leaderboard. Finished jobs are skipped.")
-    run.add_argument("--suite", required=True, help="suite name (see `bench list suites`) or path to a suite YAML")
-    run.add_argument("--model", action="append", default=[], metavar="NAME", help="only this model (repeatable)")
-    run.add_argument("--dataset", action="append", default=[], metavar="NAME", help="only this dataset (repeatable)")
-    run.add_argument("--splits", "--seeds", type=positive_int, dest="splits", metavar="K",
-                     help="only the first K splits (node suites) or seeds (graph suites)")
-    run.add_argument("--steps", type=positive_int, metavar="N",
-                     help="train N steps (node suites) or epochs (graph suites); recorded as a reduced protocol")
+    _sweep_filters(run)
     run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: auto")
     run.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
                      help="folder of result records (default: ./results)")
@@ -75,21 +137,69 @@ def _parser() -> Parser:
                      help="CPU threads for torch (default: torch's choice)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--no-leaderboard", action="store_true", help="do not print the leaderboard at the end")
+    run.add_argument("--shard", type=shard_spec, metavar="I/N",
+                     help="be worker I of N (I from 0, as $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT): run this "
+                          "shard's jobs first, then other shards' jobs nobody has finished or claimed")
+    run.add_argument("--no-leftovers", action="store_true",
+                     help="with --shard: run this shard's jobs only (no duplicate work where file locks fail)")
+    run.add_argument("--worker-id", metavar="TEXT", help="name recorded as this worker (default: host:pid)")
     run.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                      help="OmegaConf overrides of the suite, e.g. protocol_args.lr=1e-3 models.GCN.hparams.hidden=64")
 
-    lst = sub.add_parser("list", help="list plugins, models, datasets, metrics or suites")
-    lst.add_argument("what", choices=["plugins", "models", "datasets", "metrics", "suites"])
+    status = sub.add_parser(
+        "status", help="done / failed / running / pending jobs of a sweep, and an ETA", epilog=EPILOG,
+        formatter_class=fmt, description="Count a sweep's jobs per dataset and model from its records and locks "
+                                         "(read-only: safe while workers run). Filters as for `bench run`.")
+    _sweep_filters(status)
+    status.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                        help="folder of result records (default: ./results)")
+    status.add_argument("--format", default="table", choices=["table", "json"])
+    status.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="the overrides the sweep was run with")
 
-    board = sub.add_parser("leaderboard", help="render, update or check a suite's leaderboard")
-    board.add_argument("action", choices=["render", "update", "check"],
+    launch = sub.add_parser(
+        "launch", help="run a suite with N workers under a launcher (local, submitit, hydra, ray)", epilog=EPILOG,
+        formatter_class=fmt, description=LAUNCH_DESCRIPTION)
+    _sweep_filters(launch)
+    launch.add_argument("--workers", type=positive_int, required=True, metavar="N", help="how many workers to start")
+    launch.add_argument("--launcher", default="local", metavar="NAME",
+                        help="local (default), submitit, hydra, ray or a plugin's (see `bench list launchers`)")
+    launch.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: auto")
+    launch.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                        help="folder of result records, shared by the workers (default: ./results)")
+    _data_args(launch)
+    launch.add_argument("--allow-over-budget", action="store_true",
+                        help="run models over the suite's parameter budget and mark them as such")
+    launch.add_argument("--threads", type=positive_int, metavar="N",
+                        help="CPU threads per worker (default: local divides the cores among the workers)")
+    launch.add_argument("--no-leaderboard", action="store_true", help="do not print the leaderboard at the end")
+    options = launch.add_argument_group("launcher options (each belongs to the launchers named; others refuse it)")
+    options.add_argument("--option", action=LauncherOption, type=launcher_option, dest="launcher_options",
+                         metavar="KEY=VALUE",
+                         help="any option of the launcher, e.g. a plugin launcher's (repeatable)")
+    for flag, metavar, help_text in LAUNCHER_FLAGS:
+        options.add_argument(flag, action=LauncherOption, dest="launcher_options", metavar=metavar, help=help_text)
+    launch.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="OmegaConf overrides of the suite")
+
+    lst = sub.add_parser("list", help="list plugins, models, datasets, metrics, suites or launchers")
+    lst.add_argument("what", choices=["plugins", "models", "datasets", "metrics", "suites", "launchers"])
+
+    board = sub.add_parser("leaderboard", help="render, update, check, validate or diff a suite's leaderboard")
+    board.add_argument("action", choices=["render", "update", "check", "validate", "diff"],
                        help="render: print from --records; update: write leaderboards/<suite>.md/.csv from the "
-                            "records kept under leaderboards/records; check: fail if those files are out of date")
+                            "records kept under leaderboards/records; check: fail if those files are out of date; "
+                            "validate: check record files (FILES, or the committed ones) before they are merged; "
+                            "diff: the cells the records change against --base, as markdown")
+    board.add_argument("files", nargs="*", type=Path, metavar="FILE",
+                       help="validate: record files to check (default: every file under leaderboards/records/<suite>)")
+    board.add_argument("--base", metavar="GIT_REF",
+                       help="diff: compare with the records committed at this git ref; validate: also fail when a "
+                            "record committed there was edited or deleted")
     board.add_argument("--suite", required=True)
-    board.add_argument("--records", type=Path, metavar="DIR",
-                       help="records folder for render (default: ./results)")
+    board.add_argument("--records", type=Path, action="append", metavar="DIR",
+                       help="records folder (default: ./results for render, leaderboards/records for update/check); "
+                            "repeat to merge folders, e.g. one per machine")
     board.add_argument("--leaderboards", type=Path, default=Path("leaderboards"), metavar="DIR",
-                       help="leaderboard folder for update/check (default: ./leaderboards)")
+                       help="leaderboard folder for update/check/validate/diff (default: ./leaderboards)")
     board.add_argument("--format", default="markdown", choices=["markdown", "csv", "latex", "html", "json"])
 
     data = sub.add_parser("data", help="dataset statistics and checksum verification")
@@ -103,6 +213,22 @@ def _parser() -> Parser:
     plot.add_argument("--suite", required=True)
     plot.add_argument("--records", type=Path, default=Path("results"), metavar="DIR")
     plot.add_argument("--out", type=Path, metavar="PNG", help="output file (default: <suite>-influence.png)")
+
+    export = sub.add_parser(
+        "export", help="replay finished records into W&B or TensorBoard", epilog=EPILOG, formatter_class=fmt,
+        description="Write one tracker run per finished record of a suite (failed records are skipped and counted):\n"
+                    "W&B offline runs (upload them later with `wandb sync`) or TensorBoard event files.\n"
+                    "Read-only: records are never changed. Needs the tracker's extra:\n"
+                    "pip install 'bench-gnn[wandb]' or 'bench-gnn[tensorboard]'.")
+    export.add_argument("tracker", choices=["wandb", "tensorboard"])
+    export.add_argument("--suite", required=True)
+    export.add_argument("--records", type=Path, action="append", metavar="DIR",
+                        help="records folder (default: ./results); repeat to merge folders, e.g. one per machine")
+    export.add_argument("--out", type=Path, metavar="DIR", help="where the runs go (default: ./runs/<tracker>)")
+    export.add_argument("--project", metavar="NAME", help="wandb: W&B project (default: bench-<suite>)")
+    export.add_argument("--online", action="store_true",
+                        help="wandb: log to W&B as your W&B settings say (`wandb login`, WANDB_MODE, WANDB_ENTITY) "
+                             "instead of offline runs")
     return parser
 
 
@@ -137,8 +263,10 @@ def _main(argv: list[str] | None) -> int:
     parser = _parser()
     try:
         args, extra = parser.parse_known_args(argv)
-        if args.command == "run" and all("=" in e and not e.startswith("-") for e in extra):
+        if args.command in ("run", "status", "launch") and all("=" in e and not e.startswith("-") for e in extra):
             args.overrides += extra  # KEY=VALUE overrides may come between or after options
+        elif args.command == "leaderboard" and not any(e.startswith("-") for e in extra):
+            args.files += [Path(e) for e in extra]  # FILE arguments after the options
         elif extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # --help, --version (0) or a usage error (4), already printed

@@ -8,6 +8,7 @@ import platform
 import resource
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -41,8 +42,11 @@ def device_name(device: torch.device) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def git_commit() -> str | None:
+def git_state() -> dict[str, Any] | None:
+    """``{"commit", "dirty"}`` of the checkout bench runs from; None for an installed wheel (no checkout)."""
     root = Path(__file__).resolve().parents[1]
+    if not (root / "pyproject.toml").is_file() or not (root / "harness").is_dir():
+        return None
     try:
         out = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
@@ -53,7 +57,7 @@ def git_commit() -> str | None:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() + ("-dirty" if dirty else "")
+    return {"commit": out.stdout.strip(), "dirty": bool(dirty)}
 
 
 def peak_memory_bytes(device: torch.device) -> tuple[int, str]:

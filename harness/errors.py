@@ -24,6 +24,7 @@ class ExitCode(enum.IntEnum):
     PLUGIN_ERROR = 6
     LEADERBOARD_STALE = 7
     STORAGE_ERROR = 8
+    INVALID_RECORDS = 9
 
 
 #: The exit code when the reader of bench's output goes away (``bench ... | head``): bench stops
@@ -127,3 +128,24 @@ def unknown_name(kind: str, name: str, known: Iterable[str], hint: str = "") -> 
     if hint:
         msg += f" {hint}"
     return UsageError(msg)
+
+
+def worker_exit_code(returncode: int | None) -> ExitCode:
+    """What a ``bench launch`` worker's exit status stands for.
+
+    bench's own codes stand as they are; a worker killed by a signal (a negative return code, or
+    128 + the signal from a shell or scheduler) or one that never reported (None) is
+    :attr:`ExitCode.INTERRUPTED`: its finished jobs are saved and the same command resumes the
+    sweep; any other code is an internal error.
+    """
+    if returncode is None or returncode < 0 or returncode > 128:
+        return ExitCode.INTERRUPTED
+    try:
+        return ExitCode(returncode)
+    except ValueError:
+        return ExitCode.INTERNAL_ERROR
+
+
+def worst_exit_code(codes: Iterable[ExitCode]) -> ExitCode:
+    """The exit code of several processes together: the highest (0 when there are none)."""
+    return max(codes, default=ExitCode.OK)

@@ -31,3 +31,8 @@ def bench_metrics():
 @hookspec
 def bench_suites():
     """Return a list of :class:`bench_gnn.specs.SuiteSource` (YAML files or mappings)."""
+
+
+@hookspec
+def bench_launchers():
+    """Return a list of :class:`bench_gnn.specs.LauncherSpec` (``bench launch --launcher NAME``)."""

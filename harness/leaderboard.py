@@ -9,7 +9,7 @@ failed cells are shown, never dropped. Records of different protocol variants
 (full vs reduced) are rendered in separate tables, never mixed.
 
 A record the leaderboard cannot use (an ``ok`` record without numeric metrics, ...; see
-:func:`bench_gnn.store.record_problem`) never crashes it: it is left out of the cells and
+:func:`bench_gnn.record.problem`) never crashes it: it is left out of the cells and
 listed in :attr:`Board.skipped` by key (its file is ``<results>/<suite>/<key>.json``).
 :func:`bench_gnn.store.read_records` already skips such records with a warning naming the file.
 """
@@ -32,7 +32,8 @@ from tabulate import tabulate
 from bench_gnn import significance
 from bench_gnn.errors import UsageError
 from bench_gnn.jobs import FULL
-from bench_gnn.store import record_problem
+from bench_gnn.record import RecordFormatError, config_id, migrate
+from bench_gnn.record import problem as record_problem
 from bench_gnn.suite import Suite
 
 FORMATS = ("markdown", "csv", "latex", "html", "json")
@@ -67,6 +68,7 @@ class Cell:
     seconds_per_step: float | None = None
     influence_r: float | None = None
     rank: float | None = None
+    higher_is_better: bool = True
     vs_best: str = ""  # significance.BEST, TIED (not distinguishable from the best), WORSE, or "" (too few runs)
     errors: list[str] = field(default_factory=list)
     scores: list[tuple[int, int, float]] = field(default_factory=list)  # (split, seed, scaled test score)
@@ -93,16 +95,24 @@ def build_boards(
     suite: Suite, records: Sequence[dict[str, Any]], only: Sequence[str] | None = None
 ) -> list[Board]:
     """Group the suite's records by variant (full first) and build one board each (or those in ``only``)."""
-    mine = [r for r in records if isinstance(r, dict) and r.get("suite") == suite.name
-            and str(r.get("suite_version")) == suite.version]
-    skipped = [f"{r.get('key', '?')}: {problem}" for r in mine if (problem := record_problem(r))]
-    mine = [r for r in mine if record_problem(r) is None]
-    variants = sorted({r.get("variant", FULL) for r in mine}, key=lambda v: (v != FULL, v))
+    mine, skipped = [], []
+    for given in records:
+        try:
+            record = migrate(given)
+        except RecordFormatError as exc:
+            skipped.append(f"{given.get('key', '?') if isinstance(given, dict) else '?'}: {exc}")
+            continue
+        problem = record_problem(record)
+        if problem:
+            skipped.append(f"{record.get('key', '?')}: {problem}")
+        elif record["identity"]["suite"] == suite.name and record["identity"]["suite_version"] == suite.version:
+            mine.append(record)
+    variants = sorted({r["variant"] for r in mine}, key=lambda v: (v != FULL, v))
     if FULL not in variants:
         variants.insert(0, FULL)
     if only is not None:
         variants = [v for v in variants if v in only]
-    boards = [_board(suite, [r for r in mine if r.get("variant", FULL) == v], v) for v in variants]
+    boards = [_board(suite, [r for r in mine if r["variant"] == v], v) for v in variants]
     for board in boards:
         board.skipped = skipped
     return boards
@@ -111,7 +121,7 @@ def build_boards(
 def _board(suite: Suite, records: list[dict[str, Any]], variant: str) -> Board:
     by_cell: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for record in records:
-        by_cell[(record["dataset"], record["model"])].append(record)
+        by_cell[(record["identity"]["dataset"], record["identity"]["model"])].append(record)
     expected = len(suite.runs())
     cells = [
         _cell(suite, dataset, model, by_cell.get((dataset, model), []), expected, variant)
@@ -137,14 +147,14 @@ def _board(suite: Suite, records: list[dict[str, Any]], variant: str) -> Board:
         average[model] = (statistics.fmean(ranks) if ranks else None, len(ranks))
     devices: dict[str, int] = defaultdict(int)
     for record in records:
-        devices[str(record.get("device", "unknown"))] += 1
+        devices[record["provenance"]["device"]] += 1
     board = Board(suite.name, suite.version, variant, cells, average, dict(sorted(devices.items())))
     board.rank_interval = significance.rank_intervals(ranks_by_dataset, list(suite.models))
     return board
 
 
 def _higher_is_better(records: list[dict[str, Any]], dataset: str) -> bool:
-    return next((bool(r.get("higher_is_better", True)) for r in records if r["dataset"] == dataset), True)
+    return next((r["results"]["higher_is_better"] for r in records if r["identity"]["dataset"] == dataset), True)
 
 
 def _cell(
@@ -155,35 +165,42 @@ def _cell(
     reference = suite.reference_score(model, dataset)
     if reference:
         cell.published, cell.published_std = reference
-    failed = [r for r in records if r.get("status") != "ok"]
+    failed = [r["results"] for r in records if r["results"]["status"] != "ok"]
     cell.failed = len(failed)
     cell.errors = sorted(
         {f"{r['error'].get('type')}: {r['error'].get('message')}"[:200] for r in failed if r.get("error")}
     )
-    ok = [r for r in records if r.get("status") == "ok"]
+    ok = [r for r in records if r["results"]["status"] == "ok"]
     if not ok:
         cell.status = "failed" if failed else "missing"
         return cell
-    higher = bool(ok[0].get("higher_is_better", True))
-    scale = float(ok[0].get("metric_scale", 1.0))
+    higher = cell.higher_is_better = ok[0]["results"]["higher_is_better"]
+    scale = float(ok[0]["results"]["metric_scale"])
     configs: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in ok:
-        configs[record["config_id"]].append(record)
+        configs[config_id(record["identity"])].append(record)
     sign = 1.0 if higher else -1.0
-    chosen_id = min(configs, key=lambda cid: (-sign * statistics.fmean(r["metrics"]["val"] for r in configs[cid]), cid))
-    chosen = sorted(configs[chosen_id], key=lambda r: (r["split"], r["seed"]))
+
+    def mean_val(cid: str) -> float:
+        return statistics.fmean(r["results"]["metrics"]["val"] for r in configs[cid])
+
+    chosen_id = min(configs, key=lambda cid: (-sign * mean_val(cid), cid))
+    chosen = sorted(configs[chosen_id], key=lambda r: (r["identity"]["split"], r["identity"]["seed"]))
+    tests = [r["results"]["metrics"]["test"] * scale for r in chosen]
     cell.configs = len(configs)
-    cell.mean, cell.std = _mean_std([r["metrics"]["test"] * scale for r in chosen])
-    cell.scores = [(int(r["split"]), int(r["seed"]), r["metrics"]["test"] * scale) for r in chosen]
-    cell.val = statistics.fmean(r["metrics"]["val"] * scale for r in chosen)
+    cell.mean, cell.std = _mean_std(tests)
+    cell.scores = [(r["identity"]["split"], r["identity"]["seed"], t) for r, t in zip(chosen, tests)]
+    cell.val = mean_val(chosen_id) * scale
     cell.n = len(chosen)
-    cell.selected = ", ".join(f"{k}={chosen[0]['hparams'][k]}" for k in chosen[0].get("grid_keys", []))
+    identity = chosen[0]["identity"]
+    cell.selected = ", ".join(f"{k}={identity['hparams'][k]}" for k in identity["grid_keys"])
     grid_size = math.prod(len(v) for v in suite.models[model]["grid"].values())
     if cell.selected and len(configs) < grid_size:
         cell.selected += f" (of {len(configs)}/{grid_size} tried)"
-    cell.params = int(statistics.fmean(r["num_params"] for r in chosen))
-    cell.seconds_per_step = statistics.fmean(r["seconds_per_step"] for r in chosen)
-    influence = [r["extras"]["influence"]["R"] for r in chosen if (r.get("extras") or {}).get("influence")]
+    results = [r["results"] for r in chosen]
+    cell.params = int(statistics.fmean(r["num_params"] for r in results))
+    cell.seconds_per_step = statistics.fmean(r["seconds_per_step"] for r in results)
+    influence = [r["extras"]["influence"]["R"] for r in results if (r.get("extras") or {}).get("influence")]
     cell.influence_r = statistics.fmean(influence) if influence else None
     cell.status = "ok" if cell.n >= expected and not failed and len(configs) >= grid_size else "partial"
     if cell.published is not None and variant == FULL:

@@ -24,7 +24,7 @@ import pluggy
 from bench_gnn import hookspecs
 from bench_gnn.errors import BenchError, PluginError, unknown_name
 from bench_gnn.registry import PluginInfo, Registry
-from bench_gnn.specs import DatasetSpec, MetricSpec, ModelSpec, SuiteSource, check_name
+from bench_gnn.specs import DatasetSpec, LauncherSpec, MetricSpec, ModelSpec, SuiteSource, check_name
 
 GROUP = "bench"
 DISTRIBUTION = "bench-gnn"
@@ -35,6 +35,7 @@ HOOKS: dict[str, tuple[str, Any]] = {
     "bench_datasets": ("datasets", DatasetSpec),
     "bench_metrics": ("metrics", MetricSpec),
     "bench_suites": ("suites", SuiteSource),
+    "bench_launchers": ("launchers", LauncherSpec),
 }
 
 
@@ -47,6 +48,7 @@ class Plugins:
     datasets: Registry[DatasetSpec] = field(default_factory=lambda: Registry("dataset"))
     metrics: Registry[MetricSpec] = field(default_factory=lambda: Registry("metric"))
     suites: Registry[Any] = field(default_factory=lambda: Registry("suite"))
+    launchers: Registry[LauncherSpec] = field(default_factory=lambda: Registry("launcher"))
 
     @property
     def errors(self) -> list[PluginInfo]:

@@ -7,7 +7,11 @@ allocations, or the process's max RSS on CPU) is measured around the protocol ca
 
 A job that raises, produces a NaN loss or runs out of memory becomes a failed
 record with its error, and the sweep goes on (unless ``fail_fast``). Finished
-jobs are skipped on a rerun; jobs another process is running are left to it.
+jobs are skipped on a rerun; jobs another process is running are left to it, and so are
+jobs whose record another process wrote while this sweep ran (``--force`` included).
+
+A worker of a sharded sweep (:mod:`bench_gnn.shards`) takes its own share first, then the
+leftovers of the other shards; each record says how its job was scheduled.
 """
 
 from __future__ import annotations
@@ -28,13 +32,16 @@ from tqdm.auto import tqdm
 from bench_gnn import __version__
 from bench_gnn.data.cards import load_card
 from bench_gnn.data.context import DataContext
-from bench_gnn.environment import device_name, git_commit, peak_memory_bytes, release_memory, reset_peak_memory
+from bench_gnn.environment import device_name, git_state, peak_memory_bytes, release_memory, reset_peak_memory
 from bench_gnn.errors import DataError, ExitCode, JobError
 from bench_gnn.jobs import Job
 from bench_gnn.plugin_manager import Plugins, python_versions
 from bench_gnn.protocols import PROTOCOLS
 from bench_gnn.protocols.base import ProtocolContext, run_seeded
-from bench_gnn.store import Store, record_problem
+from bench_gnn.record import SCHEMA
+from bench_gnn.record import problem as record_problem
+from bench_gnn.shards import Worker, work_order
+from bench_gnn.store import Store
 from bench_gnn.suite import Suite
 
 
@@ -48,6 +55,8 @@ class RunOptions:
     fail_fast: bool = False
     allow_over_budget: bool = False
     progress: bool = True
+    worker: Worker = field(default_factory=Worker)
+    leftovers: bool = True
 
 
 @dataclass
@@ -58,6 +67,7 @@ class RunSummary:
     skipped: int = 0
     busy: int = 0
     not_run: int = 0
+    leftovers: int = 0
     unavailable: dict[str, str] = field(default_factory=dict)
     records: list[Path] = field(default_factory=list)
     variants: list[str] = field(default_factory=list)
@@ -98,11 +108,14 @@ def unavailable_reason(plugins: Plugins, name: str, options: RunOptions) -> str 
 
 class _Datasets:
     """The datasets of a sweep, held one at a time: each loads when its first job runs and is
-    released after its last job (in the order of ``jobs``), so memory holds one dataset."""
+    released after the last job of that run of jobs (in the order of ``jobs``; a sharded worker
+    meets a dataset again among its leftovers), so memory holds one dataset."""
 
     def __init__(self, plugins: Plugins, options: RunOptions, jobs: Sequence[Job]) -> None:
         self.plugins, self.options = plugins, options
-        self.last = {job.dataset: index for index, job in enumerate(jobs)}
+        self.run_ends = {
+            index for index, job in enumerate(jobs) if index + 1 == len(jobs) or jobs[index + 1].dataset != job.dataset
+        }
         self.loaded: dict[str, Any] = {}
 
     def load(self, name: str) -> None:
@@ -120,8 +133,8 @@ class _Datasets:
         return self.loaded[name]
 
     def done(self, index: int, name: str) -> None:
-        """Job ``index`` (of dataset ``name``) is over: release the dataset after its last job."""
-        if self.last.get(name) == index:
+        """Job ``index`` (of dataset ``name``) is over: release the dataset when the next job needs another."""
+        if index in self.run_ends:
             self.release(name)
 
     def release(self, name: str) -> None:
@@ -143,12 +156,16 @@ def run_jobs(
 ) -> RunSummary:
     """Run ``jobs`` (ordered dataset by dataset, as :func:`bench_gnn.jobs.expand` gives them).
 
-    Unavailable datasets (card files missing) are reported before the first job; each
-    dataset is loaded when its first job comes up and released after its last one. A
-    :class:`DataError` while loading makes that dataset unavailable and its jobs not run.
+    A sharded worker (``options.worker.shard``) reorders them with :func:`bench_gnn.shards.work_order`:
+    its own share, then the leftovers (none with ``options.leftovers`` False). Unavailable datasets
+    (card files missing) are reported before the first job; each dataset is loaded when its first
+    job comes up and released after its last one. A :class:`DataError` while loading makes that
+    dataset unavailable and its jobs not run.
     """
     echo = echo or (lambda msg: tqdm.write(msg, file=sys.stderr))
+    jobs = work_order(jobs, options.worker.shard, options.leftovers)
     summary = RunSummary(total=len(jobs))
+    stamps = {job.key: store.stamp(job.key) for job in jobs}
     pending = []
     for job in jobs:
         if not options.force and store.status(job.key) == "ok":
@@ -178,6 +195,8 @@ def run_jobs(
                     if not mine:
                         summary.busy += 1
                         echo(f"[{index + 1}/{len(runnable)}] {job.label}: running in another process, left to it")
+                    elif store.stamp(job.key) != stamps[job.key]:  # another process ran it since we started
+                        summary.skipped += 1
                     elif not options.force and store.status(job.key) == "ok":
                         summary.skipped += 1
                     else:
@@ -191,8 +210,9 @@ def run_jobs(
                             # no local name for the data here: releasing it must drop the last reference
                             record = _execute(job, suite, plugins, protocol, datasets[job.dataset], options, disable)
                             summary.records.append(store.write(_usable(record)))
-                            _report(echo, index, len(runnable), job, record)
-                            if record["status"] == "ok":
+                            summary.leftovers += not record["scheduling"]["own_share"]
+                            _report(echo, index, len(runnable), job, record["results"])
+                            if record["results"]["status"] == "ok":
                                 summary.ok += 1
                             else:
                                 summary.failed += 1
@@ -207,24 +227,25 @@ def run_jobs(
     return summary
 
 
-def _report(echo: Callable[[str], None], index: int, total: int, job: Job, record: dict[str, Any]) -> None:
+def _report(echo: Callable[[str], None], index: int, total: int, job: Job, results: dict[str, Any]) -> None:
     prefix = f"[{index + 1}/{total}] {job.label}"
-    if record["status"] == "ok":
-        m = record["metrics"]
+    if results["status"] == "ok":
+        m = results["metrics"]
         echo(
             f"{prefix}: {job.metric} val {m['val']:.4f} test {m['test']:.4f} "
-            f"(best step {record['best_step']}, {record['num_params']:,} params, {record['wall_seconds']:.1f}s)"
+            f"(best step {results['best_step']}, {results['num_params']:,} params, {results['wall_seconds']:.1f}s)"
         )
     else:
-        echo(f"{prefix}: FAILED {record['error']['type']}: {record['error']['message']}")
+        echo(f"{prefix}: FAILED {results['error']['type']}: {results['error']['message']}")
 
 
 def _usable(record: dict[str, Any]) -> dict[str, Any]:
-    """An ``ok`` record the leaderboard could not read (a plugin's odd metrics) is stored as failed, saying why."""
-    problem = record_problem(record) if record["status"] == "ok" else None
+    """An ``ok`` record that breaks the schema (a plugin's odd metrics) is stored as failed, saying why."""
+    results = record["results"]
+    problem = record_problem(record) if results["status"] == "ok" else None
     if problem:
-        record.update(status="failed", error={"type": "InvalidResult", "message": f"unusable result: {problem}",
-                                              "traceback": ""})
+        results.update(status="failed", error={"type": "InvalidResult", "message": f"unusable result: {problem}",
+                                               "traceback": ""})
     return record
 
 
@@ -235,36 +256,28 @@ def _execute(
     model_entry = plugins.models.get(job.model)
     metric = plugins.metrics.get(job.metric).spec
     started = datetime.now(timezone.utc)
+    git = git_state()
+    provenance = {
+        "bench": __version__,
+        "git": dict(git) if git else None,
+        "versions": python_versions(),
+        "plugins": plugins.distributions(),
+        "model_entry_point": model_entry.plugin.name,
+        "device": device_name(options.device),
+        "host": socket.gethostname(),
+        "command": list(sys.argv),
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": None,
+    }
+    results: dict[str, Any] = {"higher_is_better": metric.higher_is_better, "metric_scale": metric.scale}
     record: dict[str, Any] = {
-        "schema": 1,
+        "schema": SCHEMA,
         "key": job.key,
         "variant": job.variant,
-        "suite": suite.name,
-        "suite_version": suite.version,
-        "protocol": suite.protocol,
-        "protocol_args": job.identity["protocol_args"],
-        "max_params": suite.max_params,
-        "dataset": job.dataset,
-        "dataset_files": job.identity["dataset_files"],
-        "model": job.model,
-        "model_plugin": {
-            "entry_point": model_entry.plugin.name,
-            "distribution": model_entry.plugin.distribution,
-            "version": model_entry.plugin.version,
-        },
-        "hparams": job.hparams,
-        "grid_keys": job.identity["grid_keys"],
-        "config_id": job.config_id,
-        "metric": job.metric,
-        "higher_is_better": metric.higher_is_better,
-        "metric_scale": metric.scale,
-        "split": job.split,
-        "seed": job.seed,
-        "device": device_name(options.device),
-        "versions": {**python_versions(), "bench": __version__, "plugins": plugins.distributions()},
-        "git_commit": git_commit(),
-        "host": socket.gethostname(),
-        "started_at": started.isoformat(timespec="seconds"),
+        "identity": job.identity,
+        "provenance": provenance,
+        "scheduling": options.worker.scheduling(job.key),
+        "results": results,
     }
     steps_bar = tqdm(
         desc=f"  {job.model}/{job.dataset}/{job.split}", unit="step", leave=False, disable=disable_progress
@@ -284,14 +297,16 @@ def _execute(
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 - every job failure becomes a record
-        record.update(status="failed", error=_describe_error(exc), wall_seconds=time.perf_counter() - start)
+        results.update(status="failed", error=_describe_error(exc), wall_seconds=time.perf_counter() - start)
+        provenance["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         if options.device.type == "cuda":
             torch.cuda.empty_cache()
         return record
     finally:
         steps_bar.close()
     peak, peak_kind = peak_memory_bytes(options.device)
-    record.update(
+    provenance["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    results.update(
         status="ok",
         metrics=result.metrics,
         best_step=result.best_step,

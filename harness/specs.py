@@ -21,6 +21,12 @@ Metric contract
     ``factory(num_classes: int) -> torchmetrics.Metric``; ``update(scores, target)``
     receives probabilities ``[N, C]`` (multi-class) or positive-class scores
     ``[N]`` (binary), as the protocol produces them.
+
+Launcher contract
+    ``launch(request: LaunchRequest) -> LaunchResult`` starts ``request.workers``
+    workers, each running ``request.run_worker(i)`` (or ``request.command(i)`` with
+    ``request.environment(i)``) somewhere, and returns their exit codes, or the
+    scheduler's job ids when it returns after submission (see :mod:`bench_gnn.workers`).
 """
 
 from __future__ import annotations
@@ -164,6 +170,9 @@ class MetricSpec:
         factory: ``factory(num_classes: int) -> torchmetrics.Metric``.
         higher_is_better: ranking direction in leaderboards.
         scale: factor applied when reporting (100 for percentages).
+        bounds: ``(low, high)`` of the unscaled value, either None when open
+            (``(0.0, 1.0)`` for accuracy); `bench leaderboard validate` refuses
+            submitted records outside them.
     """
 
     name: str
@@ -171,10 +180,14 @@ class MetricSpec:
     higher_is_better: bool = True
     scale: float = 1.0
     description: str = ""
+    bounds: tuple[float | None, float | None] = (None, None)
 
     def __post_init__(self) -> None:
         check_name("metric", self.name)
         _check_callable("metric", self.name, "factory", self.factory)
+        low, high = self.bounds
+        if low is not None and high is not None and low > high:
+            raise PluginError(f"metric {self.name!r}: bounds {self.bounds} are empty (low > high)")
 
 
 @dataclass(frozen=True)
@@ -187,3 +200,56 @@ class SuiteSource:
     def __post_init__(self) -> None:
         if (self.path is None) == (self.mapping is None):
             raise PluginError("SuiteSource needs exactly one of path= or mapping=")
+
+
+#: The value types a launcher option may have (its default's type is the option's type).
+OPTION_TYPES = (bool, int, float, str, tuple, type(None))
+
+
+@dataclass(frozen=True)
+class LauncherSpec:
+    """A launcher a plugin contributes: how ``bench launch --launcher NAME`` starts its workers.
+
+    Args:
+        name: unique name used as ``--launcher NAME``; also the workers' ``$BENCH_LAUNCHER`` and
+            the prefix of their ids (``NAME-0``, ``NAME-1``, ...).
+        launch: ``launch(request: LaunchRequest) -> LaunchResult``. Import heavy or optional
+            libraries inside it, never at module level.
+        options: the options the launcher takes, with their defaults. A value given on the
+            command line (``--option KEY=VALUE`` or a dedicated flag such as ``--partition``) is
+            converted to the type of the default: ``int``, ``float``, ``bool``
+            (true/false/yes/no/1/0) or ``str``; a tuple default collects every value given (a
+            repeatable option); a None default takes a string. Options the launcher does not
+            declare are refused before anything starts.
+        requires: modules ``launch`` imports that are not dependencies of bench, e.g.
+            ``("submitit",)``; each is imported before launching, and a missing one is a usage
+            error saying to run ``pip install '<install>'``.
+        install: the requirement that provides ``requires``, e.g. ``"bench-gnn[slurm]"``.
+        description: one line for ``bench list launchers``.
+    """
+
+    name: str
+    launch: Callable[..., Any]
+    options: Mapping[str, Any] = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
+    install: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        check_name("launcher", self.name)
+        _check_callable("launcher", self.name, "launch", self.launch)
+        if not isinstance(self.options, Mapping):
+            raise PluginError(f"launcher {self.name!r}: options must be a mapping of option name to default")
+        for key, default in self.options.items():
+            if not isinstance(key, str) or not key.isidentifier():
+                raise PluginError(f"launcher {self.name!r}: option name {key!r} must be a Python identifier")
+            if not isinstance(default, OPTION_TYPES):
+                raise PluginError(
+                    f"launcher {self.name!r}: option {key!r} has a default of type {type(default).__name__}; "
+                    "use bool, int, float, str, a tuple (repeatable) or None (a string)"
+                )
+        object.__setattr__(self, "requires", tuple(self.requires))
+        if not all(isinstance(module, str) and module for module in self.requires):
+            raise PluginError(f"launcher {self.name!r}: requires must be module names, got {self.requires!r}")
+        if self.requires and not self.install:
+            raise PluginError(f"launcher {self.name!r}: requires= needs install= (the pip requirement providing it)")

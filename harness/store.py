@@ -6,17 +6,22 @@ reader sees either nothing or a whole record, even after ``kill -9``. While a
 job runs, its process holds an exclusive ``flock`` on ``<key>.lock``; the kernel
 drops the lock when the process dies, so a killed run never blocks a rerun and
 two concurrent ``bench run`` processes never run the same job. Lock files are
-left in place (deleting them would let two processes lock different inodes).
+left in place (deleting them would let two processes lock different inodes). A reader
+(``bench status``) asks whether a job runs with :func:`lock_held`: a shared lock taken and
+dropped at once, never creating a file; :meth:`Store.claim` waits such a probe out.
 
 Every path the store writes stays inside ``<results>`` (a suite name or key that would
 step outside is a UsageError), and a file system error while writing is a
 :class:`~bench_gnn.errors.StorageError` naming the path and the problem (exit 8); a
 failed write leaves the records already written as they were.
 
-A record whose status is ``ok`` but that lacks what the leaderboard needs (metrics with
-numeric ``val`` and ``test``, ...) is *incomplete*: :meth:`Store.status` reports it as
+Records follow :mod:`bench_gnn.record` (schema 2; schema 1 is migrated as it is read). A
+record whose status is ``ok`` but that breaks the schema (metrics without numeric ``val`` and
+``test``, ...) is *incomplete*: :meth:`Store.status` reports it as
 ``"incomplete"`` (so the runner reruns its job and overwrites it) and warns once, naming
-the file; :func:`read_records` skips it with the same warning.
+the file; :func:`read_records` skips it with the same warning. :func:`read_records_from`
+merges the records of several folders (machines without a shared file system): one key
+with two different records is an error naming both files.
 """
 
 from __future__ import annotations
@@ -27,75 +32,26 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from bench_gnn.errors import DataError, StorageError, storage_error
 from bench_gnn.files import atomic_write, inside
+from bench_gnn.record import RecordFormatError, migrate
+from bench_gnn.record import problem as record_problem
 
-SCHEMA = 1
 INCOMPLETE = "incomplete"
+MAX_RECORD_BYTES = 5 << 20  # a record is a few kB; tracebacks are cut to 8 kB
 WRITE_HINT = "choose a writable --results folder"
+#: How often, and how many seconds apart, a claim retries a lock held for a moment by a reader's probe.
+PROBE_RETRIES, PROBE_WAIT = 3, 0.02
 
 
 def print_warning(msg: str) -> None:
     """The default warning channel of the store: one line on stderr."""
     print(f"bench: warning: {msg}", file=sys.stderr)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def record_problem(record: Any) -> str | None:
-    """What keeps the leaderboard from using a record, in words; None when it is usable.
-
-    Failed records only need to say where they belong (dataset, model); ``ok`` records
-    also need everything the leaderboard reads: metrics with numeric ``val`` and ``test``,
-    the configuration, split and seed, hyper-parameters with the grid keys, parameter
-    count and time per step.
-    """
-    if not isinstance(record, dict):
-        return f"not a JSON object but {type(record).__name__}"
-    for key in ("dataset", "model"):
-        if not isinstance(record.get(key), str):
-            return f"no string {key!r}"
-    if "variant" in record and not isinstance(record["variant"], str):
-        return "'variant' is not a string"
-    if record.get("status") != "ok":
-        error = record.get("error")
-        if error is not None and not isinstance(error, dict):
-            return "'error' is not a mapping"
-        return None
-    metrics = record.get("metrics")
-    if not isinstance(metrics, dict):
-        return "status 'ok' but no 'metrics'"
-    missing = [k for k in ("val", "test") if not _is_number(metrics.get(k))]
-    if missing:
-        return f"status 'ok' but metrics without numeric {' and '.join(repr(k) for k in missing)}"
-    if not isinstance(record.get("config_id"), str):
-        return "no string 'config_id'"
-    for key in ("split", "seed"):
-        if not _is_number(record.get(key)):
-            return f"no numeric {key!r}"
-    for key in ("num_params", "seconds_per_step"):
-        if not _is_number(record.get(key)):
-            return f"status 'ok' but no numeric {key!r}"
-    if "metric_scale" in record and not _is_number(record["metric_scale"]):
-        return "'metric_scale' is not a number"
-    hparams, grid_keys = record.get("hparams"), record.get("grid_keys", [])
-    if not isinstance(hparams, dict) or not isinstance(grid_keys, list) or any(
-        not isinstance(k, str) or k not in hparams for k in grid_keys
-    ):
-        return "'hparams' do not hold every key in 'grid_keys'"
-    extras = record.get("extras")
-    if extras is not None and not isinstance(extras, dict):
-        return "'extras' is not a mapping"
-    influence = (extras or {}).get("influence")
-    if influence and (not isinstance(influence, dict) or not _is_number(influence.get("R"))):
-        return "extras.influence without a numeric 'R'"
-    return None
 
 
 class Store:
@@ -114,18 +70,23 @@ class Store:
     def path(self, key: str) -> Path:
         return inside(self.folder, f"{key}.json", what="record key")
 
-    def get(self, key: str) -> dict[str, Any] | None:
-        """The record of ``key``; None when there is none or it is not a readable JSON object."""
+    def stamp(self, key: str) -> tuple[int, int, int] | None:
+        """What changes whenever the record of ``key`` is (re)written (inode, mtime, size); None: no record.
+
+        A sweep compares the stamps it saw at its start with those at each job's claim: a change means
+        another process handled the job meanwhile."""
         path = self.path(key)
         try:
-            record = json.loads(path.read_text())
+            info = path.stat()
         except FileNotFoundError:
-            return None
-        except (json.JSONDecodeError, UnicodeDecodeError):
             return None
         except OSError as exc:
             raise reporting_error("read record", path, exc) from exc
-        return record if isinstance(record, dict) else None
+        return info.st_ino, info.st_mtime_ns, info.st_size
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The record of ``key``; None when there is none or it is not a readable JSON object."""
+        return read_record(self.folder, key)
 
     def status(self, key: str) -> str | None:
         """The record's status: ``ok``, ``failed``, ``incomplete`` (an ``ok`` record the leaderboard
@@ -133,15 +94,13 @@ class Store:
         record = self.get(key)
         if record is None:
             return None
-        status = record.get("status")
-        if status == "ok":
-            problem = record_problem(record)
-            if problem:
-                if key not in self._warned:
-                    self._warned.add(key)
-                    self.warn(f"record {self.path(key)} is incomplete ({problem}); its job reruns and replaces it")
-                return INCOMPLETE
-        return status
+        problem = record_problem(record)
+        if problem:
+            if key not in self._warned:
+                self._warned.add(key)
+                self.warn(f"record {self.path(key)} is incomplete ({problem}); its job reruns and replaces it")
+            return INCOMPLETE
+        return str(record["results"]["status"])
 
     def write(self, record: dict[str, Any]) -> Path:
         target = self.path(record["key"])
@@ -162,9 +121,7 @@ class Store:
         except OSError as exc:
             raise reporting_error("write lock file", lock_path, exc) from exc
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            if not _lock_now(fd):
                 yield False
                 return
             try:
@@ -173,6 +130,65 @@ class Store:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+
+def _lock_now(fd: int) -> bool:
+    """Take the exclusive lock without blocking on a holder; a lock that frees within a few
+    milliseconds was a reader's probe (:func:`lock_held`), not a running job."""
+    for attempt in range(PROBE_RETRIES + 1):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if attempt < PROBE_RETRIES:
+                time.sleep(PROBE_WAIT)
+    return False
+
+
+def read_record(folder: Path, key: str) -> dict[str, Any] | None:
+    """The record of ``key`` in suite folder ``folder``; None when there is none or it is not a
+    readable JSON object (its job reruns). Read-only: usable on a folder being written."""
+    path = inside(folder, f"{key}.json", what="record key")
+    try:
+        return migrate(json.loads(_read_bounded(path)))
+    except FileNotFoundError:
+        return None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecordFormatError, DataError):
+        return None
+    except OSError as exc:
+        raise reporting_error("read record", path, exc) from exc
+
+
+def _read_bounded(path: Path) -> str:
+    """A record file's text; a link or a file over :data:`MAX_RECORD_BYTES` is a DataError naming it."""
+    if path.is_symlink():
+        raise DataError(f"record {path} is a symbolic link; records are plain files: replace it with the file")
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_RECORD_BYTES + 1)
+    if len(data) > MAX_RECORD_BYTES:
+        raise DataError(f"record {path} is larger than {MAX_RECORD_BYTES >> 20} MiB; it is not a bench record")
+    return data.decode("utf-8")
+
+
+def lock_held(folder: Path, key: str) -> bool:
+    """Whether a process holds the lock of job ``key`` now (it runs the job); read-only: the lock
+    file is never created, and the shared lock taken to test it is dropped at once."""
+    path = inside(folder, f"{key}.lock", what="record key")
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise reporting_error("read lock file", path, exc) from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def reporting_error(action: str, path: Path, exc: OSError) -> StorageError:
@@ -184,11 +200,35 @@ def reporting_error(action: str, path: Path, exc: OSError) -> StorageError:
 def read_records(folder: Path, warn: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """All usable records in a suite folder, sorted by key.
 
-    A corrupt file is an error naming it; an incomplete record (see :func:`record_problem`)
+    A corrupt file is an error naming it; an incomplete record (see :func:`bench_gnn.record.problem`)
     is skipped with a warning naming it and the fix.
     """
+    return [record for _, record in _read_folder(folder, warn or print_warning)]
+
+
+def read_records_from(folders: Sequence[Path], warn: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """The usable records of several suite folders merged, sorted by key (as :func:`read_records`).
+
+    A record present in two folders is kept once when both copies are identical; one key with
+    two different records is a :class:`DataError` naming both files.
+    """
     warn = warn or print_warning
-    records: list[dict[str, Any]] = []
+    merged: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for folder in dict.fromkeys(folders):
+        for path, record in _read_folder(folder, warn):
+            key = record["key"]
+            if key not in merged:
+                merged[key] = (path, record)
+            elif merged[key][1] != record:
+                raise DataError(
+                    f"records {merged[key][0]} and {path} have the same key {key} but different contents; "
+                    f"keep the one to trust, delete the other and merge again"
+                )
+    return [merged[key][1] for key in sorted(merged)]
+
+
+def _read_folder(folder: Path, warn: Callable[[str], None]) -> list[tuple[Path, dict[str, Any]]]:
+    records: list[tuple[Path, dict[str, Any]]] = []
     try:
         if not folder.exists():
             return records
@@ -197,18 +237,17 @@ def read_records(folder: Path, warn: Callable[[str], None] | None = None) -> lis
         raise reporting_error("read records in", folder, exc) from exc
     for path in paths:
         try:
-            record = json.loads(path.read_text())
+            record = migrate(json.loads(_read_bounded(path)))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f"record {path} is not valid JSON ({exc}); delete it and rerun its job") from exc
+        except RecordFormatError as exc:
+            raise DataError(f"record {path}: {exc}") from exc
         except OSError as exc:
             raise reporting_error("read record", path, exc) from exc
-        if not isinstance(record, dict) or record.get("schema") != SCHEMA:
-            raise DataError(f"record {path} has an unknown schema; expected schema {SCHEMA}")
         problem = record_problem(record)
         if problem:
-            suite = record.get("suite") or folder.name
             warn(f"record {path} is incomplete ({problem}); skipped; rerun its job to repair it "
-                 f"(`bench run --suite {suite}` reruns it)")
+                 f"(`bench run --suite {folder.name}` reruns it)")
             continue
-        records.append(record)
+        records.append((path, record))
     return records

@@ -69,16 +69,19 @@ def _mrr_factory(variant: str):
     return factory
 
 
+UNIT = (0.0, 1.0)
+
+
 @hookimpl
 def bench_metrics():
     return [
-        MetricSpec("ap", average_precision, higher_is_better=True,
+        MetricSpec("ap", average_precision, higher_is_better=True, bounds=UNIT,
                    description="average precision, macro over labels, NaN labels ignored (ogb Evaluator)"),
-        MetricSpec("mae", mean_absolute_error, higher_is_better=False,
+        MetricSpec("mae", mean_absolute_error, higher_is_better=False, bounds=(0.0, None),
                    description="mean absolute error over labelled entries"),
-        MetricSpec("f1_macro", f1_macro, higher_is_better=True, description="multi-class macro F1"),
+        MetricSpec("f1_macro", f1_macro, higher_is_better=True, bounds=UNIT, description="multi-class macro F1"),
         *(
-            MetricSpec(f"mrr_{variant}", _mrr_factory(variant), higher_is_better=True,
+            MetricSpec(f"mrr_{variant}", _mrr_factory(variant), higher_is_better=True, bounds=UNIT,
                        description=f"mean reciprocal rank of true edges ({variant.replace('_', ' ')}, LRGB)")
             for variant in MRR_VARIANTS
         ),

@@ -33,6 +33,8 @@ def roc_auc(num_classes: int):
 @hookimpl
 def bench_metrics():
     return [
-        MetricSpec("accuracy", accuracy, higher_is_better=True, scale=100.0, description="accuracy (%)"),
-        MetricSpec("roc_auc", roc_auc, higher_is_better=True, scale=100.0, description="ROC-AUC (%)"),
+        MetricSpec("accuracy", accuracy, higher_is_better=True, scale=100.0, bounds=(0.0, 1.0),
+                   description="accuracy (%)"),
+        MetricSpec("roc_auc", roc_auc, higher_is_better=True, scale=100.0, bounds=(0.0, 1.0),
+                   description="ROC-AUC (%)"),
     ]

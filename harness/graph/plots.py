@@ -1,4 +1,4 @@
-"""Figures drawn from result records; pure functions of their inputs, written as PNG files.
+"""Figures drawn from measurements taken from result records; pure functions of their inputs, written as PNG.
 
 Matplotlib is used through its object-oriented API with the Agg canvas, so drawing never
 touches the global pyplot state or needs a display.
@@ -25,9 +25,9 @@ def plot_influence(
 
     Args:
         records_or_profiles: either ``{label: profile}`` with profiles as returned by
-            :func:`bench_gnn.graph.influence.influence_profile`, or result records (mappings with a
-            ``"model"`` and the profile under ``"influence"`` or ``extras["influence"]``;
-            labelled ``model`` or ``model @ dataset`` when several datasets appear). Profiles
+            :func:`bench_gnn.graph.influence.influence_profile`, or rows (mappings with a ``"model"``,
+            a ``"dataset"`` and the profile under ``"influence"``; labelled ``model`` or
+            ``model @ dataset`` when several datasets appear). Profiles
             sharing a label (seeds, splits) are averaged hop by hop.
         path: the PNG file to write; parent folders are created.
         title: figure title (default: "Influence by hop distance").
@@ -95,11 +95,8 @@ def _curves(source: Any) -> dict[str, tuple[list[float], float, float]]:
     return {label: _average(profiles) for label, profiles in grouped.items()}
 
 
-def _profile_of(record: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    profile = record.get("influence")
-    if profile is None and isinstance(record.get("extras"), Mapping):
-        profile = record["extras"].get("influence")
-    return profile
+def _profile_of(row: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    return row.get("influence")
 
 
 def _average(profiles: list[Mapping[str, Any]]) -> tuple[list[float], float, float]:

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import record_builders
 
 from bench_gnn.errors import ExitCode, StorageError, UsageError
 from bench_gnn.files import inside
@@ -178,7 +179,7 @@ def test_full_disk_keeps_records_written_before(bench_main, work, monkeypatch):
     no_locks = lambda state: {k: v for k, v in state.items() if not k.endswith(".lock")}  # noqa: E731
     assert no_locks(snapshot(work)) == no_locks(before)  # no half record, no temp file
     (record,) = read_records(folder)
-    assert record["status"] == "ok" and record["split"] == 0
+    assert record["results"]["status"] == "ok" and record["identity"]["split"] == 0
 
 
 def test_read_only_leaderboards_folder(bench_main, work, monkeypatch):
@@ -316,9 +317,9 @@ def test_write_sites_refuse_a_suite_name_outside_their_folder(bench_main, tmp_pa
 
 
 @pytest.mark.parametrize("damage", [
-    lambda r: r.pop("metrics"),
-    lambda r: r["metrics"].pop("test"),
-    lambda r: r["metrics"].update(val="high"),
+    lambda r: r["results"].pop("metrics"),
+    lambda r: r["results"]["metrics"].pop("test"),
+    lambda r: r["results"]["metrics"].update(val="high"),
 ])
 def test_incomplete_ok_record_is_rerun_and_repaired(bench_main, work, damage):
     results = work / "results"
@@ -336,7 +337,7 @@ def test_incomplete_ok_record_is_rerun_and_repaired(bench_main, work, damage):
     assert code == 0, err
     assert f"record {path} is incomplete" in err and "its job reruns" in err and "1 ok" in err
     repaired = json.loads(path.read_text())
-    assert repaired["status"] == "ok" and isinstance(repaired["metrics"]["test"], float)
+    assert repaired["results"]["status"] == "ok" and isinstance(repaired["results"]["metrics"]["test"], float)
     assert "# Leaderboard: smoke" in out and "| csbm-mixed         | GCN     | accuracy | " in out and "| 1/2 |" in out
     assert snapshot(work, skip=results / "smoke") == before
     code, _, err = run_smoke(bench_main, results)  # repaired: skipped, no warning any more
@@ -348,20 +349,24 @@ def test_leaderboard_skips_unusable_records_without_crashing(plugins):
     from bench_gnn.leaderboard import build_boards, render
 
     suite = load_suite(plugins, "smoke")[0]
-    broken = {"schema": 1, "suite": "smoke", "suite_version": "1", "variant": "full", "dataset": "csbm-mixed",
-              "model": "GCN", "status": "ok", "key": "k1", "config_id": "c"}
+    broken = record_builders.make()
+    del broken["results"]["metrics"]
     (board,) = build_boards(suite, [broken])
-    assert board.skipped == ["k1: status 'ok' but no 'metrics'"]
+    assert board.skipped == [f"{broken['key']}: results: 'metrics' is a required property"]
     assert all(c.status == "missing" for c in board.cells)
-    assert "# Leaderboard: smoke" in render(suite, [broken, {**broken, "key": "k2", "metrics": {"val": None}}])
+    other = record_builders.make(record_builders.ok_results(val=None), split=1)  # type: ignore[arg-type]
+    assert "# Leaderboard: smoke" in render(suite, [broken, other])
 
 
 def test_store_status_of_incomplete_record(tmp_path):
     warnings: list[str] = []
     store = Store(tmp_path, "s", warn=warnings.append)
-    store.write({"schema": 1, "key": "abc", "status": "ok", "dataset": "d", "model": "m"})
-    assert store.status("abc") == "incomplete" and store.status("abc") == "incomplete"
-    assert warnings == [f"record {store.path('abc')} is incomplete (status 'ok' but no 'metrics'); "
+    record = record_builders.make()
+    del record["results"]["metrics"]
+    key = record["key"]
+    store.write(record)
+    assert store.status(key) == "incomplete" and store.status(key) == "incomplete"
+    assert warnings == [f"record {store.path(key)} is incomplete (results: 'metrics' is a required property); "
                         "its job reruns and replaces it"]
-    store.path("abc").write_text("[1, 2]")  # valid JSON, not a record: rerun as if absent
-    assert store.status("abc") is None
+    store.path(key).write_text("[1, 2]")  # valid JSON, not a record: rerun as if absent
+    assert store.status(key) is None

@@ -225,8 +225,8 @@ def test_a_dataset_that_calls_sys_exit_fails_its_jobs_and_the_run_says_so(tmp_pa
     assert (summary.ok, summary.failed) == (1, 1)
     assert summary.exit_code == ExitCode.JOBS_FAILED
     (failed,) = [r for r in map(json.loads, (p.read_text() for p in (tmp_path / "results" / "smoke").glob("*.json")))
-                 if r["status"] == "failed"]
-    assert failed["dataset"] == "quitter" and "SystemExit" in failed["error"]["message"]
+                 if r["results"]["status"] == "failed"]
+    assert failed["identity"]["dataset"] == "quitter" and "SystemExit" in failed["results"]["error"]["message"]
 
 
 # ----------------------------------------------------------------------------------- fuzz

@@ -9,6 +9,7 @@ import statistics
 
 import pytest
 
+from bench_gnn import record as bench_record
 from bench_gnn.api import load_suite
 from bench_gnn.leaderboard import build_boards, render
 
@@ -19,18 +20,19 @@ def suite(plugins):
 
 
 def record(model, dataset, split, val, test, layers=1, status="ok", variant="full", metric="roc_auc"):
-    rec = {
-        "schema": 1, "suite": "heterophily", "suite_version": "1", "variant": variant, "dataset": dataset,
-        "model": model, "metric": metric, "higher_is_better": True, "metric_scale": 100.0, "split": split,
-        "seed": split, "hparams": {"num_layers": layers}, "grid_keys": ["num_layers"], "config_id": f"c{layers}",
-        "status": status, "key": f"{model}-{dataset}-{split}-{layers}-{variant}",
+    identity = {
+        "suite": "heterophily", "suite_version": "1", "protocol": "node-full-batch", "protocol_args": {},
+        "max_params": None, "dataset": dataset, "dataset_files": {}, "dataset_plugin": ["bench-gnn", "0"],
+        "model": model, "model_plugin": ["bench-gnn", "0"], "hparams": {"num_layers": layers},
+        "grid_keys": ["num_layers"], "metric": metric, "split": split, "seed": split,
     }
+    results = {"status": status, "higher_is_better": True, "metric_scale": 100.0}
     if status == "ok":
-        rec.update(metrics={"train": 1.0, "val": val, "test": test}, num_params=1000 * layers,
-                   seconds_per_step=0.01, best_step=10, extras={})
+        results.update(metrics={"train": 1.0, "val": val, "test": test}, num_params=1000 * layers,
+                       seconds_per_step=0.01, best_step=10, extras={})
     else:
-        rec["error"] = {"type": "OutOfMemory", "message": "CUDA out of memory", "traceback": ""}
-    return rec
+        results["error"] = {"type": "OutOfMemory", "message": "CUDA out of memory", "traceback": ""}
+    return bench_record.new(identity, results, variant=variant)
 
 
 def test_selection_by_mean_validation_and_ddof1_std(suite):

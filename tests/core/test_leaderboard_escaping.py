@@ -27,12 +27,13 @@ def hostile_records(tmp_path_factory):
     assert code == 0
     (path,) = (results / "smoke").glob("*.json")
     record = json.loads(path.read_text())
-    record["device"] = HOSTILE
-    record["hparams"]["num_layers"] = HOSTILE  # a grid value as a third-party plugin might report it
-    record["grid_keys"] = ["num_layers"]
+    record["provenance"]["device"] = HOSTILE
+    record["identity"]["hparams"]["num_layers"] = HOSTILE  # a grid value as a third-party plugin might report it
+    record["identity"]["grid_keys"] = ["num_layers"]
     path.write_text(json.dumps(record))
-    failed = {**record, "key": "f" * 20, "status": "failed", "metrics": None, "split": 1, "seed": 1,
-              "error": {"type": "RuntimeError", "message": HOSTILE, "traceback": ""}}
+    failed = {**record, "key": "f" * 20, "identity": {**record["identity"], "split": 1, "seed": 1},
+              "results": {**record["results"], "status": "failed", "metrics": None,
+                          "error": {"type": "RuntimeError", "message": HOSTILE, "traceback": ""}}}
     (results / "smoke" / f"{failed['key']}.json").write_text(json.dumps(failed))
     variant = {**record, "key": "e" * 20, "variant": "reduced: " + HOSTILE}
     (results / "smoke" / f"{variant['key']}.json").write_text(json.dumps(variant))

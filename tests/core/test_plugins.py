@@ -106,12 +106,13 @@ def test_third_party_package_runs_through_the_cli(fake_site, bench_cli, tmp_path
     import json
 
     records = [json.loads(p.read_text()) for p in (tmp_path / "fake-suite").glob("*.json")]
-    fake = [r for r in records if r["model"] == "FakeGCN"]
-    assert len(records) == 4 and all(r["status"] == "ok" for r in records)
-    assert fake[0]["model_plugin"] == {"entry_point": "fake", "distribution": "bench-fake-plugin", "version": "0.3.1"}
-    assert fake[0]["versions"]["plugins"]["bench-fake-plugin"] == "0.3.1"
-    ring = [r for r in fake if r["dataset"] == "ring-of-cliques"][0]
-    assert ring["metrics"]["test"] > 0.5  # four cliques: chance is 0.25
+    fake = [r for r in records if r["identity"]["model"] == "FakeGCN"]
+    assert len(records) == 4 and all(r["results"]["status"] == "ok" for r in records)
+    assert fake[0]["identity"]["model_plugin"] == ["bench-fake-plugin", "0.3.1"]
+    assert fake[0]["provenance"]["model_entry_point"] == "fake"
+    assert fake[0]["provenance"]["plugins"]["bench-fake-plugin"] == "0.3.1"
+    ring = [r for r in fake if r["identity"]["dataset"] == "ring-of-cliques"][0]
+    assert ring["results"]["metrics"]["test"] > 0.5  # four cliques: chance is 0.25
 
 
 def test_autoload_can_be_disabled(fake_site, bench_cli):

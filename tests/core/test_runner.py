@@ -12,7 +12,9 @@ import torch
 import yaml
 from torch_geometric.data import Data
 
+import bench_gnn
 from bench_gnn import DatasetSpec, ModelSpec, hookimpl
+from bench_gnn import record as bench_record
 from bench_gnn.api import load_suite, run
 from bench_gnn.data.context import DataContext
 from bench_gnn.errors import DataError, ExitCode
@@ -64,7 +66,8 @@ def test_failures_are_isolated_records_and_the_sweep_goes_on(tmp_path):
     summary, _ = run(suite, results=tmp_path / "r", device="cpu", progress=False, plugins=_plugins())
     assert (summary.ok, summary.failed) == (2, 6)
     assert summary.exit_code == ExitCode.JOBS_FAILED
-    errors = {r["hparams"].get("mode"): r["error"] for r in _records(tmp_path / "r" / "t") if r["status"] == "failed"}
+    errors = {r["identity"]["hparams"].get("mode"): r["results"]["error"] for r in _records(tmp_path / "r" / "t")
+              if r["results"]["status"] == "failed"}
     assert errors["raise"]["type"] == "RuntimeError" and "model bug on purpose" in errors["raise"]["traceback"]
     assert errors["nan"]["type"] == "NonFiniteLossError" and "loss is nan at step 1" in errors["nan"]["message"]
     assert errors["oom"]["type"] == "OutOfMemory"
@@ -93,24 +96,30 @@ def test_same_job_twice_gives_identical_metrics(tmp_path, plugins):
     run(suite, results=tmp_path / "b", device="cpu", progress=False, plugins=plugins)
     first, second = _records(tmp_path / "a" / "t"), _records(tmp_path / "b" / "t")
     assert [r["key"] for r in first] == [r["key"] for r in second]
-    assert [r["metrics"] for r in first] == [r["metrics"] for r in second]
-    assert [r["best_step"] for r in first] == [r["best_step"] for r in second]
+    assert [r["results"]["metrics"] for r in first] == [r["results"]["metrics"] for r in second]
+    assert [r["results"]["best_step"] for r in first] == [r["results"]["best_step"] for r in second]
 
 
 def test_record_carries_what_a_reviewer_needs(tmp_path, plugins):
     suite = _suite(tmp_path, {"GCN": {"hparams": {"hidden": 8}}})
     run(suite, results=tmp_path / "r", device="cpu", progress=False, plugins=plugins, splits=1)
     (record,) = _records(tmp_path / "r" / "t")
-    for key in ("metrics", "num_params", "wall_seconds", "seconds_per_step", "peak_memory_bytes", "device",
-                "versions", "git_commit", "variant", "protocol_args", "hparams", "dataset_files", "suite_version"):
-        assert key in record, key
-    assert set(record["metrics"]) == {"train", "val", "test"}
-    assert record["versions"]["torch"] == torch.__version__.split("+")[0] or record["versions"]["torch"].startswith(
-        torch.__version__.split("+")[0])
-    assert record["num_params"] == sum(
+    assert bench_record.problem(record) is None and bench_record.key_problem(record) is None
+    identity, provenance, results = record["identity"], record["provenance"], record["results"]
+    assert identity["protocol_args"] == {"steps": 5, "lr": 0.01} and identity["hparams"]["hidden"] == 8
+    assert identity["model_plugin"] == identity["dataset_plugin"] == ["bench-gnn", bench_gnn.__version__]
+    assert (identity["split"], identity["seed"], identity["suite_version"]) == (0, 0, "1")
+    assert set(results["metrics"]) == {"train", "val", "test"} and results["peak_memory_bytes"] > 0
+    assert results["wall_seconds"] >= results["train_seconds"] > 0 and results["steps"] == 5
+    assert provenance["bench"] == bench_gnn.__version__ and provenance["device"].startswith("cpu (")
+    assert provenance["git"] is not None and len(provenance["git"]["commit"]) == 40  # run from this checkout
+    assert provenance["versions"]["torch"].split("+")[0] == torch.__version__.split("+")[0]
+    assert provenance["plugins"]["bench-gnn"] == bench_gnn.__version__
+    assert record["variant"] == "full" and record["scheduling"]["own_share"] is True
+    assert results["num_params"] == sum(
         p.numel() for p in
         plugins.models.get("GCN").spec.build(
-            __import__("bench_gnn").TaskInfo("node", 16, 3), {**plugins.models.get("GCN").spec.defaults, "hidden": 8}
+            bench_gnn.TaskInfo("node", 16, 3), {**plugins.models.get("GCN").spec.defaults, "hidden": 8}
         ).parameters()
     )
 
@@ -237,7 +246,7 @@ def test_a_data_error_at_load_time_makes_the_dataset_unavailable_and_the_sweep_g
     assert (summary.ok, summary.failed, summary.not_run) == (2, 0, 2)
     assert [e[1] for e in EVENTS if e[0] == "load"] == ["tiny-flaky", "tiny-b"]  # loaded once, not per job
     assert "unavailable: dataset 'tiny-flaky': the file is corrupted on purpose" in lines
-    assert [r["dataset"] for r in _records(tmp_path / "r" / "tiny")] == ["tiny-b", "tiny-b"]
+    assert [r["identity"]["dataset"] for r in _records(tmp_path / "r" / "tiny")] == ["tiny-b", "tiny-b"]
 
 
 def test_finished_datasets_are_not_loaded_again(tmp_path):

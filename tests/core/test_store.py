@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+import record_builders
 
 from bench_gnn.store import Store, read_records
 
@@ -37,10 +38,9 @@ def _executed(stderr: str) -> list[str]:
 
 def test_write_is_atomic_and_readable(tmp_path):
     store = Store(tmp_path, "s")
-    store.write({"schema": 1, "key": "abc", "status": "ok", "dataset": "d", "model": "m", "config_id": "c",
-                 "split": 0, "seed": 0, "metrics": {"val": 0.5, "test": 0.5}, "hparams": {}, "grid_keys": [],
-                 "num_params": 10, "seconds_per_step": 0.01})
-    assert store.status("abc") == "ok"
+    record = record_builders.make()
+    store.write(record)
+    assert store.status(record["key"]) == "ok"
     assert not [p for p in store.folder.iterdir() if p.suffix == ".tmp"]
     (store.folder / "broken.json").write_text("{not json")
     try:
@@ -82,7 +82,7 @@ def test_kill_9_halfway_then_rerun_completes_without_loss_or_duplicates(tmp_path
     assert len(_executed(err)) == TOTAL - len(done_before)
     records = read_records(folder)
     assert len(records) == TOTAL and len({r["key"] for r in records}) == TOTAL
-    assert all(r["status"] == "ok" for r in records)
+    assert all(r["results"]["status"] == "ok" for r in records)
     assert all((folder / name).read_text() == text for name, text in done_before.items())
 
 
@@ -95,7 +95,7 @@ def test_two_processes_on_one_folder_do_every_job_once(tmp_path):
     executed = _executed(err1) + _executed(err2)
     assert len(executed) == TOTAL, "\n".join(executed)
     records = read_records(results / "smoke")
-    assert len(records) == TOTAL and all(r["status"] == "ok" for r in records)
+    assert len(records) == TOTAL and all(r["results"]["status"] == "ok" for r in records)
 
 
 @pytest.mark.slow
@@ -109,4 +109,4 @@ def test_ctrl_c_exits_2_and_keeps_finished_records(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2 and "interrupted" in err and "rerun the same command" in err
     records = read_records(folder)
-    assert 2 <= len(records) < TOTAL and all(r["status"] == "ok" for r in records)
+    assert 2 <= len(records) < TOTAL and all(r["results"]["status"] == "ok" for r in records)

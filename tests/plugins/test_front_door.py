@@ -16,8 +16,12 @@ import pytest
 
 ENTRY_POINTS = (
     "metrics", "node_models", "heterophily", "smoke", "lrgb", "longrange_models", "longrange_metrics", "probes",
+    "launchers",
 )
-HEAVY = ("torch", "torch_geometric", "torchmetrics", "numpy", "scipy", "pandas", "ogb", "rdkit", "matplotlib")
+HEAVY = (
+    "torch", "torch_geometric", "torchmetrics", "numpy", "scipy", "pandas", "ogb", "rdkit", "matplotlib",
+    "submitit", "hydra", "ray",
+)
 
 PROBE = f"""
 import json, sys
@@ -27,7 +31,7 @@ manager = pluggy.PluginManager("bench")
 manager.add_hookspecs(hookspecs)
 for name in {ENTRY_POINTS!r}:
     manager.register(__import__("bench_gnn.plugins." + name, fromlist=["_"]))
-specs = [s for hook in ("bench_models", "bench_datasets", "bench_metrics", "bench_suites")
+specs = [s for hook in ("bench_models", "bench_datasets", "bench_metrics", "bench_suites", "bench_launchers")
          for result in getattr(manager.hook, hook)() for s in result]
 for spec in specs:
     if getattr(spec, "check", None) is not None:

@@ -43,8 +43,8 @@ def test_reduced_protocol_on_minesweeper_learns_where_the_graph_is_needed(bench_
     )
     assert code == 0, err
     files = (tmp_path / "heterophily").glob("*.json")
-    records = {r["model"]: r for r in (json.loads(p.read_text()) for p in files)}
+    records = {r["identity"]["model"]: r for r in (json.loads(p.read_text()) for p in files)}
     assert records["GCN"]["variant"] == "reduced: lr=0.003, steps=60, hidden=32"
-    assert records["GCN"]["metrics"]["test"] > 0.80
-    assert records["ResNet"]["metrics"]["test"] < 0.60
+    assert records["GCN"]["results"]["metrics"]["test"] > 0.80
+    assert records["ResNet"]["results"]["metrics"]["test"] < 0.60
     assert "not comparable with published numbers" in out and "Full protocol" not in out

@@ -30,7 +30,7 @@ def longrange_run(data_dir, peptides_cache, tmp_path_factory):
     )
     code, err = max(code, drew[0]), err + drew[2]
     records = [json.loads(p.read_text()) for p in (tmp_path / "gnn-longrange").glob("*.json")]
-    return code, out, err, {(r["model"], r["dataset"]): r for r in records}, tmp_path
+    return code, out, err, {(r["identity"]["model"], r["identity"]["dataset"]): r for r in records}, tmp_path
 
 
 def _main(*args: str) -> tuple[int, str, str]:
@@ -44,17 +44,17 @@ def _main(*args: str) -> tuple[int, str, str]:
 def test_reduced_run_learns_and_records_influence(longrange_run):
     code, out, err, records, _ = longrange_run
     assert code == 0, err
-    assert len(records) == 3 and all(r["status"] == "ok" for r in records.values())
+    assert len(records) == 3 and all(r["results"]["status"] == "ok" for r in records.values())
     peptides = records[("LRGB-GCN", "peptides-func")]
     assert peptides["variant"].startswith("reduced: epochs=2")
-    assert peptides["metrics"]["test"] > LABEL_FREQUENCY_AP + 0.03
-    assert peptides["num_params"] < 500_000 and peptides["extras"]["resident"] is True
+    assert peptides["results"]["metrics"]["test"] > LABEL_FREQUENCY_AP + 0.03
+    assert peptides["results"]["num_params"] < 500_000 and peptides["results"]["extras"]["resident"] is True
     for record in records.values():
-        influence = record["extras"]["influence"]
+        influence = record["results"]["extras"]["influence"]
         assert influence["I"][0] == pytest.approx(1.0) and influence["R"] >= 0.0
     # DRew reaches 5 hops with 5 layers; a 3-layer GCN has no influence beyond hop 3.
-    assert all(v == 0.0 for v in records[("LRGB-GCN", "ring-transfer")]["extras"]["influence"]["I"][4:])
-    assert any(v > 0.0 for v in records[("DRew-GCN", "ring-transfer")]["extras"]["influence"]["I"][4:])
+    assert all(v == 0.0 for v in records[("LRGB-GCN", "ring-transfer")]["results"]["extras"]["influence"]["I"][4:])
+    assert any(v > 0.0 for v in records[("DRew-GCN", "ring-transfer")]["results"]["extras"]["influence"]["I"][4:])
     assert "| R " in out or "R    " in out
 
 
@@ -77,7 +77,8 @@ def test_over_budget_model_is_refused_and_can_be_recorded(bench_main, tmp_path):
     code, _, err = bench_main(*args, "--allow-over-budget", "--force")
     assert code == 0, err
     (record,) = [json.loads(p.read_text()) for p in (tmp_path / "gnn-longrange").glob("*.json")]
-    assert record["status"] == "ok" and record["extras"]["over_budget"] is True and record["num_params"] > 500_000
+    results = record["results"]
+    assert results["status"] == "ok" and results["extras"]["over_budget"] is True and results["num_params"] > 500_000
 
 
 def test_unavailable_online_datasets_are_reported_not_hung(bench_main, tmp_path):

@@ -1,0 +1,180 @@
+"""`bench leaderboard validate` and `diff`: what CI runs on a pull request that adds records.
+
+A temporary git repository holds a committed leaderboard (real smoke records); each test
+submits files on top of it, as a contributor's pull request would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bench_gnn import record as bench_record
+from bench_gnn.errors import ExitCode
+
+ONE = ("--suite", "smoke", "--model", "GCN", "--splits", "1", "--steps", "3", "--no-progress", "--no-leaderboard",
+       "--threads", "1")
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env,
+                          timeout=60).stdout
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Real smoke records: one job per dataset (three files), produced once for the module."""
+    from bench_gnn.cli import main
+
+    results = tmp_path_factory.mktemp("runs")
+    assert main(["run", *ONE, "--results", str(results)]) == 0
+    return sorted((results / "smoke").glob("*.json"))
+
+
+@pytest.fixture
+def repo(tmp_path, runs, bench_main):
+    """A repository whose leaderboard holds two of the three records, committed with their tables."""
+    repo = tmp_path / "repo"
+    folder = repo / "leaderboards" / "records" / "smoke"
+    folder.mkdir(parents=True)
+    for path in runs[:2]:
+        shutil.copy(path, folder)
+    cwd = os.getcwd()
+    os.chdir(repo)
+    try:
+        assert bench_main("leaderboard", "update", "--suite", "smoke")[0] == 0
+        _git(repo, "init", "-q")
+        _git(repo, "add", "-A")
+        _git(repo, "commit", "-q", "-m", "leaderboard")
+        yield repo
+    finally:
+        os.chdir(cwd)
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and ".git" not in p.parts}
+
+
+def test_a_new_record_is_valid_and_the_diff_shows_the_cell_it_adds(repo, runs, bench_main):
+    shutil.copy(runs[2], repo / "leaderboards" / "records" / "smoke")
+    code, out, err = bench_main("leaderboard", "validate", "--suite", "smoke", "--base", "HEAD")
+    assert code == ExitCode.OK, out + err
+    assert "3 record file(s) valid; none changed since HEAD" in err
+    code, out, _ = bench_main("leaderboard", "diff", "--suite", "smoke", "--base", "HEAD")
+    assert code == ExitCode.OK
+    added = json.loads(runs[2].read_text())["identity"]["dataset"]
+    assert "1 added." in out and f"| added    | reduced: steps=3 | {added}" in out
+
+
+def test_improved_and_regressed_cells_are_named(repo, bench_main):
+    folder = repo / "leaderboards" / "records" / "smoke"
+    better, worse = sorted(folder.glob("*.json"))
+    for path, change in ((better, +0.1), (worse, -0.1)):
+        record = json.loads(path.read_text())
+        record["results"]["metrics"]["test"] += change
+        path.write_text(json.dumps(record))
+    code, out, _ = bench_main("leaderboard", "diff", "--suite", "smoke", "--base", "HEAD")
+    assert code == ExitCode.OK and "1 improved, 1 regressed." in out
+    assert "+10.00" in out and "-10.00" in out  # accuracy is reported in percent
+    code, out, _ = bench_main("leaderboard", "validate", "--suite", "smoke", "--base", "HEAD")
+    assert code == ExitCode.INVALID_RECORDS
+    for path in (better, worse):
+        assert f"{path.relative_to(repo)}: file: was edited" in out
+
+
+def test_a_deleted_record_is_refused(repo, bench_main):
+    path = sorted((repo / "leaderboards" / "records" / "smoke").glob("*.json"))[0]
+    path.unlink()
+    code, out, _ = bench_main("leaderboard", "validate", "--suite", "smoke", "--base", "HEAD")
+    assert code == ExitCode.INVALID_RECORDS and f"{path.relative_to(repo)}: file: was deleted" in out
+
+
+def _hostile_files(folder: Path, good: dict) -> dict[str, tuple[Path, str]]:
+    """name -> (file written, the field the error must name)."""
+    cases: dict[str, tuple[Path, str]] = {}
+
+    def write(name: str, record: dict | str, field: str, key: str | None = None) -> None:
+        text = record if isinstance(record, str) else json.dumps(record)
+        path = folder / f"{key or bench_record.content_hash(name)}.json"
+        path.write_text(text)
+        cases[name] = (path, field)
+
+    write("invalid-json", "{not json", "file")
+    no_metrics = json.loads(json.dumps(good))
+    del no_metrics["results"]["metrics"]
+    write("no-metrics", no_metrics, "results")
+    string_metric = json.loads(json.dumps(good))
+    string_metric["results"]["metrics"]["test"] = "0.9"
+    write("string-metric", string_metric, "results.metrics.test")
+    markup = json.loads(json.dumps(good))
+    markup["identity"]["model"] = "GCN | <b>x</b>\n# heading"
+    write("markup-model", markup, "identity.model")
+    forged = json.loads(json.dumps(good))
+    forged["identity"]["hparams"]["hidden"] = 4096
+    write("forged-key", forged, "key", key=forged["key"])
+    outside = json.loads(json.dumps(good))
+    outside["results"]["metrics"]["test"] = 1.7
+    outside["key"] = bench_record.content_hash(outside["identity"])
+    write("out-of-bounds", outside, "results.metrics.test", key=outside["key"])
+    big = folder / f"{bench_record.content_hash('big')}.json"
+    big.write_bytes(b" " * (2 << 20) + json.dumps(good).encode())
+    cases["big"] = (big, "file")
+    for name, target in (("link-outside", Path("/etc/hostname")), ("link-dev-zero", Path("/dev/zero"))):
+        link = folder / f"{bench_record.content_hash(name)}.json"
+        link.symlink_to(target)
+        cases[name] = (link, "file")
+    twin = folder / ("0" * 20 + ".json")
+    twin.write_text(json.dumps(good))
+    cases["same-key-twice"] = (twin, "key")
+    return cases
+
+
+def test_every_bad_record_is_named_with_its_field_and_nothing_changes(repo, runs, bench_main):
+    folder = repo / "leaderboards" / "records" / "smoke"
+    good = json.loads(runs[2].read_text())
+    shutil.copy(runs[2], folder)
+    cases = _hostile_files(folder, good)
+    before = _tree(repo)
+    code, out, err = bench_main("leaderboard", "validate", "--suite", "smoke")
+    assert code == ExitCode.INVALID_RECORDS, out + err
+    lines = out.splitlines()
+    for name, (path, field) in cases.items():
+        assert any(line.startswith(f"{path.relative_to(repo)}: {field}") for line in lines), (name, out)
+    first, second = sorted([folder / runs[2].name, cases["same-key-twice"][0]])
+    assert f"{second.relative_to(repo)}: key: {good['key']} is also the key of {first.relative_to(repo)}" in out
+    assert "Traceback" not in err
+    assert _tree(repo) == before  # validate writes nothing; the committed tables are untouched
+    code, _, err = bench_main("leaderboard", "check", "--suite", "smoke")
+    assert code == ExitCode.DATA_ERROR and "invalid-json" not in err and "is not valid JSON" in err
+
+
+def test_validate_files_given_on_the_command_line_and_an_unknown_model(repo, runs, bench_main, tmp_path):
+    record = json.loads(runs[0].read_text())
+    record["identity"]["model"] = "GAT"  # a real model, not one of the smoke suite's
+    record["key"] = bench_record.content_hash(record["identity"])
+    path = tmp_path / f"{record['key']}.json"
+    path.write_text(json.dumps(record))
+    code, out, _ = bench_main("leaderboard", "validate", "--suite", "smoke", str(path), str(runs[1]))
+    assert code == ExitCode.INVALID_RECORDS
+    assert out.splitlines() == [f"{path}: identity.model: 'GAT' is not a model of suite smoke"]
+
+
+def test_committed_schema_1_records_are_valid_through_one_migration(bench_main):
+    root = Path(__file__).resolve().parents[2]
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        for suite in ("heterophily", "gnn-longrange"):
+            code, out, err = bench_main("leaderboard", "validate", "--suite", suite)
+            assert code == ExitCode.OK, out + err
+    finally:
+        os.chdir(cwd)
+    record = json.loads(next((root / "leaderboards" / "records" / "heterophily").glob("*.json")).read_text())
+    assert record["schema"] == 1 and bench_record.key_problem(bench_record.migrate(record)) is None
