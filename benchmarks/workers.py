@@ -5,9 +5,9 @@ side by side in one run and in alternating order (1 then 2, then 2 then 1, ...) 
 drift of a shared machine hits both alike:
 
 * ``smoke``: the embedded suite, 18 small jobs (about 0.5 to 1 s of training each);
-* ``heterophily``, reduced: GCN and ResNet on minesweeper, 2 splits, 20 steps, 1 and 2 layers,
-  hidden 128 (8 jobs of a few seconds each on one thread; the full grid of 1 to 5 layers at
-  hidden 512 and 4 splits takes 25 to 130 s a job, too long to repeat here).
+* ``heterophily``, reduced: GCN and ResNet on minesweeper, 4 splits, 40 steps, 1 and 2 layers,
+  hidden 256 (16 jobs of about 17 s each on one thread; the full grid of 1 to 5 layers at
+  hidden 512 takes 25 to 130 s a job, too long to repeat here).
 
 Each run gets a fresh results folder and is timed from the ``bench launch`` command's start to
 its exit (process start-up, plugin loading, the workers' start-up, training, records, the final
@@ -44,7 +44,7 @@ from pathlib import Path
 SCENARIOS = {
     "smoke": ["--suite", "smoke"],
     "heterophily": ["--suite", "heterophily", "--model", "GCN", "--model", "ResNet", "--dataset", "minesweeper",
-                    "--splits", "2", "--steps", "20", "grid.num_layers=[1,2]", "hparams.hidden=128"],
+                    "--splits", "4", "--steps", "40", "grid.num_layers=[1,2]", "hparams.hidden=256"],
 }
 TIMING_COLUMNS = ("ms/step",)
 
