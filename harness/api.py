@@ -58,21 +58,21 @@ def load_suite(
     never "full".
     """
     raw = suite_mapping(plugins, name)
-    published = validate_suite(raw, plugins)
-    if published.name in plugins.suites:
-        installed = plugins.suites.get(published.name).spec[1]
+    own = published = validate_suite(raw, plugins)
+    if own.name in plugins.suites:
+        installed = plugins.suites.get(own.name).spec[1]
         from_file = raw.get("_source") != installed.get("_source")
-        if from_file and str(installed.get("version")) == published.version:
+        if from_file and str(installed.get("version")) == own.version:
             published = validate_suite(installed, plugins)
     overrides = list(overrides)
     if steps is not None:
         if steps < 1:
             raise UsageError("--steps must be at least 1")
-        key = STEP_KEY.get(published.protocol, "steps")
+        key = STEP_KEY.get(own.protocol, "steps")
         overrides.append(f"protocol_args.{key}={steps}")
         overrides += [f"datasets.{name}.protocol_args.{key}={steps}"
-                      for name in published.datasets if key in published.datasets[name]["protocol_args"]]
-    suite = validate_suite(apply_overrides(raw, overrides), plugins) if overrides else validate_suite(raw, plugins)
+                      for name in own.datasets if key in own.datasets[name]["protocol_args"]]
+    suite = validate_suite(apply_overrides(raw, overrides), plugins) if overrides else own
     from bench_gnn.protocols import check_args
 
     for dataset in suite.datasets:
