@@ -225,6 +225,7 @@ def _to_wandb(
             raise StorageError(f"W&B could not write offline run {name!r} ({record['key']}) under {out}: {exc}; "
                                f"choose a writable --out folder") from exc
         folders.append(Path(run.dir).parent)
+    wandb.teardown()  # W&B writes through a service process: wait until every run file is complete on disk
     return folders
 
 
