@@ -17,11 +17,11 @@ average at the end of each run: on a shared machine, a load above the number of 
 other processes took cores. The script checks that every run wrote one ``ok`` record per job and
 that the 1- and 2-worker leaderboards agree (timing columns aside), then prints a markdown table.
 
-    python benchmarks/workers.py --data-dir /work/shared/datasets      # about 75 min on 2 cores
-    python benchmarks/workers.py --only smoke --repeats 3               # about 3 min
+    python benchmarks/workers.py --data-dir /work/shared/datasets      # about 9 min on 2 cores
+    python benchmarks/workers.py --only smoke --repeats 3               # about 2 min
 
-On 2 cores the heterophily pair takes about 45 min (1 worker) plus 25 min (2 workers); the smoke
-pairs about 35 s each.
+On 2 cores a heterophily pair takes about 7.5 min (4.6 min on 1 worker, 2.7 min on 2), a smoke pair
+about 25 s. Run it on a quiet machine: other processes on the cores make 2 workers look slower.
 """
 
 from __future__ import annotations
