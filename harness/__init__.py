@@ -6,7 +6,11 @@ is imported on first use, so ``import bench_gnn`` (and ``bench --version``) cost
 almost nothing and never imports torch.
 
 Contract: :func:`hookimpl`; the specs :class:`ModelSpec`, :class:`DatasetSpec`,
-:class:`MetricSpec`, :class:`SuiteSource`, :class:`LauncherSpec`; what models, loaders and
+:class:`MetricSpec`, :class:`SuiteSource`, :class:`LauncherSpec`, :class:`ProtocolSpec`,
+:class:`CalibratorSpec`, :class:`DetectorSpec`, :class:`AnalysisSpec` (with :class:`Column` and
+:class:`CellTable` for their leaderboard columns); what protocols receive and return
+(:class:`ProtocolContext`, :class:`ProtocolResult`, :func:`run_cell` for each evaluator's cell,
+:func:`improves`, :func:`build_model`, :func:`check_finite`); what models, loaders and
 launchers receive and return (:class:`TaskInfo`, :class:`DataContext`, :class:`GraphTaskData`,
 :class:`LaunchRequest`, :class:`LaunchResult`); the errors; the argument checks
 (:func:`check_int`, ...); file helpers (:func:`atomic_write`, :func:`file_digest`) and
@@ -30,19 +34,28 @@ _EXPORTS = {
     "bench_gnn.files": ("atomic_write", "file_digest"),
     "bench_gnn.hookspecs": ("hookimpl",),
     "bench_gnn.specs": (
-        "DatasetSpec", "GraphTaskData", "LauncherSpec", "MetricSpec", "ModelSpec", "SuiteSource", "TaskInfo",
+        "AnalysisSpec", "CalibratorSpec", "CellTable", "Column", "DatasetSpec", "DetectorSpec", "GraphTaskData",
+        "LauncherSpec", "MetricSpec", "ModelSpec", "ProtocolSpec", "SuiteSource", "TaskInfo",
     ),
+    "bench_gnn.protocols.base": (
+        "ProtocolContext", "ProtocolResult", "build_model", "check_finite", "improves",
+    ),
+    "bench_gnn.protocols.cells": ("run_cell",),
+    "bench_gnn.protocols.evaluators": ("CalibrationInputs", "DetectorInputs"),
+    "bench_gnn.protocols.analyses": ("TrainedModel", "check_analyses", "resolve_analyses", "run_analyses"),
     "bench_gnn.workers": ("LaunchRequest", "LaunchResult"),
     "bench_gnn.graph.encodings": ("LAPPE_MISSING", "graph_layout", "laplacian_pe", "propagator", "random_walk_se"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
-    "LAPPE_MISSING", "BenchError", "ConfigError", "DataContext", "DataError", "DatasetSpec", "GraphTaskData",
+    "LAPPE_MISSING", "AnalysisSpec", "BenchError", "CalibrationInputs", "CalibratorSpec", "CellTable", "Column",
+    "ConfigError", "DataContext", "DataError", "DatasetSpec", "DetectorInputs", "DetectorSpec", "GraphTaskData",
     "JobError", "LaunchRequest", "LaunchResult", "LauncherSpec", "MetricSpec", "ModelSpec", "NonFiniteLossError",
-    "PluginError", "SuiteSource", "TaskInfo", "UsageError", "__version__", "atomic_write", "check_bool",
-    "check_choice", "check_int", "check_number", "check_str", "file_digest", "graph_layout", "hookimpl",
-    "laplacian_pe", "propagator", "random_walk_se",
+    "PluginError", "ProtocolContext", "ProtocolResult", "ProtocolSpec", "SuiteSource", "TaskInfo", "TrainedModel",
+    "UsageError", "__version__", "atomic_write", "build_model", "check_analyses", "check_bool", "check_choice",
+    "check_finite", "check_int", "check_number", "check_str", "file_digest", "graph_layout", "hookimpl", "improves",
+    "laplacian_pe", "propagator", "random_walk_se", "resolve_analyses", "run_analyses", "run_cell",
 ]
 
 if TYPE_CHECKING:
@@ -60,12 +73,22 @@ if TYPE_CHECKING:
     from bench_gnn.files import atomic_write, file_digest
     from bench_gnn.graph.encodings import LAPPE_MISSING, graph_layout, laplacian_pe, propagator, random_walk_se
     from bench_gnn.hookspecs import hookimpl
+    from bench_gnn.protocols.analyses import TrainedModel, check_analyses, resolve_analyses, run_analyses
+    from bench_gnn.protocols.base import ProtocolContext, ProtocolResult, build_model, check_finite, improves
+    from bench_gnn.protocols.cells import run_cell
+    from bench_gnn.protocols.evaluators import CalibrationInputs, DetectorInputs
     from bench_gnn.specs import (
+        AnalysisSpec,
+        CalibratorSpec,
+        CellTable,
+        Column,
         DatasetSpec,
+        DetectorSpec,
         GraphTaskData,
         LauncherSpec,
         MetricSpec,
         ModelSpec,
+        ProtocolSpec,
         SuiteSource,
         TaskInfo,
     )

@@ -13,7 +13,7 @@ from tabulate import tabulate
 from bench_gnn import leaderboard
 from bench_gnn.data.cards import load_card, verify_file
 from bench_gnn.data.context import default_cache_dir, default_data_dir
-from bench_gnn.errors import ConfigError, DataError, ExitCode, LeaderboardStaleError, UsageError
+from bench_gnn.errors import DataError, ExitCode, LeaderboardStaleError, UsageError
 from bench_gnn.files import atomic_write, inside, reporting_os_errors
 from bench_gnn.jobs import expand
 from bench_gnn.plugin_manager import Plugins, load_plugins
@@ -24,7 +24,6 @@ from bench_gnn.suite import Suite, apply_overrides, read_suite_file, validate_su
 if TYPE_CHECKING:
     from bench_gnn.runner import RunSummary
 
-STEP_KEY = {"node-full-batch": "steps", "graph-minibatch": "epochs"}
 RECORDS_SUBDIR = "records"
 
 
@@ -66,21 +65,26 @@ def load_suite(
             published = validate_suite(installed, plugins)
     overrides = list(overrides)
     if steps is not None:
-        if steps < 1:
-            raise UsageError("--steps must be at least 1")
-        key = STEP_KEY.get(own.protocol, "steps")
-        overrides.append(f"protocol_args.{key}={steps}")
-        overrides += [f"datasets.{name}.protocol_args.{key}={steps}"
-                      for name in own.datasets if key in own.datasets[name]["protocol_args"]]
+        overrides += _steps_overrides(plugins, own, steps)
     suite = validate_suite(apply_overrides(raw, overrides), plugins) if overrides else own
-    from bench_gnn.protocols import check_args
-
-    for dataset in suite.datasets:
-        try:
-            check_args(suite.protocol, suite.protocol_args_for(dataset))
-        except ConfigError as exc:
-            raise ConfigError(f"{suite.source}: dataset {dataset!r}: {exc}") from exc
     return suite, published
+
+
+def _steps_overrides(plugins: Plugins, suite: Suite, steps: int) -> list[str]:
+    """The overrides ``--steps N`` stands for: each protocol's ``step_key`` (steps, epochs, ...) set to N."""
+    if steps < 1:
+        raise UsageError("--steps must be at least 1")
+    overrides = []
+    suite_key = plugins.protocols.get(suite.protocol).spec.step_key
+    if suite_key is not None:
+        overrides.append(f"protocol_args.{suite_key}={steps}")
+    for name, entry in suite.datasets.items():
+        key = plugins.protocols.get(suite.protocol_for(name)).spec.step_key
+        if key is not None and ("protocol" in entry or key in entry["protocol_args"]):
+            overrides.append(f"datasets.{name}.protocol_args.{key}={steps}")
+    if not overrides:
+        raise UsageError(f"--steps: the protocols of suite {suite.name!r} have no step argument to set")
+    return overrides
 
 
 def run(
@@ -205,6 +209,8 @@ def dispatch(args: argparse.Namespace) -> ExitCode:
             return data_verify(plugins, args.name, data_dir)
         return data_stats(plugins, args.name, data_dir, cache_dir, not args.offline)
     if args.command == "plot":
+        if args.what == "reliability":
+            return plot_reliability(plugins_or_warn(args.strict), args.suite, args.records, args.out)
         return plot_influence(plugins_or_warn(args.strict), args.suite, args.records, args.out)
     if args.command == "export":
         from bench_gnn.export import export_command
@@ -254,6 +260,15 @@ def list_(what: str, plugins: Plugins) -> ExitCode:
         elif what == "launchers":
             options = " ".join(f"--{key.replace('_', '-')}" for key in spec.options)
             rows.append([spec.name, spec.install or "(built in)", options, origin, spec.description])
+        elif what == "protocols":
+            rows.append([spec.name, ",".join(sorted(spec.tasks)), spec.step_key or "", origin, spec.description])
+        elif what == "calibrators":
+            rows.append([spec.name, _describe_args(spec.defaults), origin, spec.description])
+        elif what == "detectors":
+            rows.append([spec.name, spec.training, _describe_args(spec.defaults), origin, spec.description])
+        elif what == "analyses":
+            rows.append([spec.name, _describe_args(spec.defaults), ", ".join(c.header for c in spec.columns), origin,
+                         spec.description])
         else:
             source, mapping = spec
             rows.append([mapping["name"], mapping.get("version"), origin,
@@ -264,9 +279,17 @@ def list_(what: str, plugins: Plugins) -> ExitCode:
         "metrics": ["metric", "better", "plugin", "description"],
         "suites": ["suite", "version", "plugin", "description"],
         "launchers": ["launcher", "needs", "options", "plugin", "description"],
+        "protocols": ["protocol", "tasks", "--steps sets", "plugin", "description"],
+        "calibrators": ["calibrator", "arguments", "plugin", "description"],
+        "detectors": ["detector", "training", "arguments", "plugin", "description"],
+        "analyses": ["analysis", "arguments", "columns", "plugin", "description"],
     }[what]
     print(tabulate(rows, headers=headers))
     return ExitCode.OK
+
+
+def _describe_args(defaults: Any) -> str:
+    return " ".join(f"{key}={value}" for key, value in defaults.items())
 
 
 def submission_command(
@@ -409,13 +432,42 @@ def plot_influence(plugins: Plugins, suite_name: str, records: Path, out: Path |
     suite, _ = load_suite(plugins, suite_name)
     source = inside(records, suite.name, what="suite name")
     rows = [
-        {"model": r["identity"]["model"], "dataset": r["identity"]["dataset"], "influence": influence}
-        for r in read_records(source) if (influence := (r["results"].get("extras") or {}).get("influence"))
+        {"model": r["identity"]["model"], "dataset": r["identity"]["dataset"], "influence": cell["extras"]}
+        for r in read_records(source)
+        if (cell := (r["results"].get("cells") or {}).get("influence")) and cell["status"] == "ok" and cell["extras"]
     ]
     if not rows:
         raise UsageError(f"no records with influence measurements in {source}; run the suite first")
     target = out or inside(Path("."), f"{suite.name}-influence.png", what="suite name")
     with reporting_os_errors("write plot", target, "choose a writable --out path"):
         path = draw(rows, target)
+    print(path)
+    return ExitCode.OK
+
+
+def plot_reliability(plugins: Plugins, suite_name: str, records: Path, out: Path | None) -> ExitCode:
+    """Reliability diagrams of the suite's calibrator cells (their ``extras["reliability"]``), pooled over runs:
+    one panel per dataset/model and calibrator, one curve per condition (clean, each shift)."""
+    from collections import defaultdict
+
+    from bench_gnn.graph.plots import plot_reliability as draw
+    from bench_gnn.graph.plots import pool_reliability
+
+    suite, _ = load_suite(plugins, suite_name)
+    source = inside(records, suite.name, what="suite name")
+    grouped: dict[tuple[str, str], dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+    for record in read_records(source):
+        for cell in (record["results"].get("cells") or {}).values():
+            diagrams = (cell.get("extras") or {}).get("reliability")
+            if cell["kind"] == "calibrator" and cell["status"] == "ok" and diagrams:
+                row = f"{record['identity']['dataset']} / {record['identity']['model']}"
+                for condition, diagram in diagrams.items():
+                    grouped[(row, cell["name"])][condition].append(diagram)
+    if not grouped:
+        raise UsageError(f"no records with reliability diagrams (calibrator cells) in {source}; run the suite first")
+    panels = {key: {c: pool_reliability(d) for c, d in conditions.items()} for key, conditions in grouped.items()}
+    target = out or inside(Path("."), f"{suite.name}-reliability.png", what="suite name")
+    with reporting_os_errors("write plot", target, "choose a writable --out path"):
+        path = draw(panels, target)
     print(path)
     return ExitCode.OK

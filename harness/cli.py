@@ -65,7 +65,8 @@ def _sweep_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--splits", "--seeds", type=positive_int, dest="splits", metavar="K",
                         help="only the first K splits (node suites) or seeds (graph suites)")
     parser.add_argument("--steps", type=positive_int, metavar="N",
-                        help="train N steps (node suites) or epochs (graph suites); recorded as a reduced protocol")
+                        help="train N steps: sets each protocol's step argument (steps, epochs; see `bench list "
+                             "protocols`); recorded as a reduced protocol")
 
 
 LAUNCH_DESCRIPTION = """Start N workers, each `bench run --shard I/N --worker-id <launcher>-I` with these run options,
@@ -181,7 +182,8 @@ def _parser() -> Parser:
     launch.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="OmegaConf overrides of the suite")
 
     lst = sub.add_parser("list", help="list plugins, models, datasets, metrics, suites or launchers")
-    lst.add_argument("what", choices=["plugins", "models", "datasets", "metrics", "suites", "launchers"])
+    lst.add_argument("what", choices=["plugins", "models", "datasets", "metrics", "suites", "launchers", "protocols",
+                                       "calibrators", "detectors", "analyses"])
 
     board = sub.add_parser("leaderboard", help="render, update, check, validate or diff a suite's leaderboard")
     board.add_argument("action", choices=["render", "update", "check", "validate", "diff"],
@@ -209,10 +211,13 @@ def _parser() -> Parser:
     _data_args(data)
 
     plot = sub.add_parser("plot", help="plots from records")
-    plot.add_argument("what", choices=["influence"], help="influence: Jacobian influence against hop distance")
+    plot.add_argument("what", choices=["influence", "reliability"],
+                      help="influence: Jacobian influence against hop distance; reliability: reliability diagrams "
+                           "of every backbone × calibrator, on clean and shifted test nodes")
     plot.add_argument("--suite", required=True)
     plot.add_argument("--records", type=Path, default=Path("results"), metavar="DIR")
-    plot.add_argument("--out", type=Path, metavar="PNG", help="output file (default: <suite>-influence.png)")
+    plot.add_argument("--out", type=Path, metavar="PNG",
+                      help="output file (default: <suite>-influence.png or <suite>-reliability.png)")
 
     export = sub.add_parser(
         "export", help="replay finished records into W&B or TensorBoard", epilog=EPILOG, formatter_class=fmt,

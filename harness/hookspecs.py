@@ -36,3 +36,23 @@ def bench_suites():
 @hookspec
 def bench_launchers():
     """Return a list of :class:`bench_gnn.specs.LauncherSpec` (``bench launch --launcher NAME``)."""
+
+
+@hookspec
+def bench_protocols():
+    """Return a list of :class:`bench_gnn.specs.ProtocolSpec` (a suite's ``protocol``)."""
+
+
+@hookspec
+def bench_calibrators():
+    """Return a list of :class:`bench_gnn.specs.CalibratorSpec` (post-hoc calibration of a trained model)."""
+
+
+@hookspec
+def bench_detectors():
+    """Return a list of :class:`bench_gnn.specs.DetectorSpec` (out-of-distribution scores of a trained model)."""
+
+
+@hookspec
+def bench_analyses():
+    """Return a list of :class:`bench_gnn.specs.AnalysisSpec` (measurements of a trained model, e.g. influence)."""

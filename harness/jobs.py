@@ -60,8 +60,8 @@ def _cell_jobs(suite: Suite, plugins: Plugins, dataset: str, model: str, runs: S
             identity = {
                 "suite": suite.name,
                 "suite_version": suite.version,
-                "protocol": suite.protocol,
-                "protocol_args": suite.protocol_args_for(dataset),
+                "protocol": suite.protocol_for(dataset),
+                "protocol_args": suite.protocol_args_for(dataset),  # defaults merged: a new default is a new key
                 "max_params": suite.max_params,
                 "dataset": dataset,
                 "dataset_files": card.checksums() if card else {},
@@ -100,21 +100,20 @@ def expand(
             raise unknown_name("dataset", name, suite.datasets, hint=f"(datasets of suite {suite.name!r})")
     if max_runs is not None and max_runs < 1:
         raise UsageError("--splits/--seeds must be at least 1")
-    runs = suite.runs()[:max_runs] if max_runs else suite.runs()
     jobs = [
         job
         for dataset in suite.datasets
         if not datasets or dataset in datasets
-        for model in suite.models
+        for model in suite.models_for(dataset)
         if not models or model in models
-        for job in _cell_jobs(suite, plugins, dataset, model, runs)
+        for job in _cell_jobs(suite, plugins, dataset, model, suite.runs(dataset)[:max_runs])
     ]
     reference = published or suite
     full_keys = {
         job.key
         for dataset in reference.datasets
-        for model in reference.models
-        for job in _cell_jobs(reference, plugins, dataset, model, reference.runs())
+        for model in reference.models_for(dataset)
+        for job in _cell_jobs(reference, plugins, dataset, model, reference.runs(dataset))
     }
     return [
         job if job.key in full_keys else _with_variant(job, describe_variant(suite, reference, job))
@@ -148,6 +147,9 @@ def describe_variant(suite: Suite, published: Suite, job: Job) -> str:
                 parts.append(f"{key}={value}")
     if job.metric != published.datasets.get(job.dataset, {}).get("metric", job.metric):
         parts.append(f"metric={job.metric}")
-    if suite.splits is not None and published.splits is not None and job.split >= published.splits:
+    if job.dataset in published.datasets and suite.protocol_for(job.dataset) != published.protocol_for(job.dataset):
+        parts.append(f"protocol={suite.protocol_for(job.dataset)}")
+    theirs_runs = published.runs(job.dataset) if job.dataset in published.datasets else []
+    if theirs_runs and suite.splits is not None and job.split >= len(theirs_runs):
         parts.append(f"split={job.split}")
     return "reduced: " + ", ".join(parts) if parts else "reduced"

@@ -29,7 +29,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from bench_gnn import significance
+from bench_gnn import cell_tables, significance
 from bench_gnn.errors import UsageError
 from bench_gnn.jobs import FULL
 from bench_gnn.record import RecordFormatError, config_id, migrate
@@ -66,7 +66,8 @@ class Cell:
     configs: int = 0
     params: int | None = None
     seconds_per_step: float | None = None
-    influence_r: float | None = None
+    step_unit: tuple[str, float] = ("ms/step", 1000.0)
+    analyses: dict[str, float | None] = field(default_factory=dict)  # column header -> mean over runs
     rank: float | None = None
     higher_is_better: bool = True
     vs_best: str = ""  # significance.BEST, TIED (not distinguishable from the best), WORSE, or "" (too few runs)
@@ -84,6 +85,7 @@ class Board:
     devices: dict[str, int] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     rank_interval: dict[str, tuple[float, float] | None] = field(default_factory=dict)
+    tables: list[cell_tables.Table] = field(default_factory=list)
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float | None]:
@@ -122,11 +124,10 @@ def _board(suite: Suite, records: list[dict[str, Any]], variant: str) -> Board:
     by_cell: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         by_cell[(record["identity"]["dataset"], record["identity"]["model"])].append(record)
-    expected = len(suite.runs())
     cells = [
-        _cell(suite, dataset, model, by_cell.get((dataset, model), []), expected, variant)
+        _cell(suite, dataset, model, by_cell.get((dataset, model), []), len(suite.runs(dataset)), variant)
         for dataset in suite.datasets
-        for model in suite.models
+        for model in suite.models_for(dataset)
     ]
     ranks_by_dataset: dict[str, dict[str, float]] = {}
     for dataset in suite.datasets:
@@ -149,6 +150,7 @@ def _board(suite: Suite, records: list[dict[str, Any]], variant: str) -> Board:
     for record in records:
         devices[record["provenance"]["device"]] += 1
     board = Board(suite.name, suite.version, variant, cells, average, dict(sorted(devices.items())))
+    board.tables = cell_tables.build(suite, records)
     board.rank_interval = significance.rank_intervals(ranks_by_dataset, list(suite.models))
     return board
 
@@ -162,6 +164,9 @@ def _cell(
 ) -> Cell:
     metric = suite.datasets[dataset]["metric"]
     cell = Cell(dataset, model, metric, status="missing", expected=expected)
+    protocol = suite.protocol_specs.get(suite.protocol_for(dataset))
+    if protocol is not None:
+        cell.step_unit = tuple(protocol.step_unit)
     reference = suite.reference_score(model, dataset)
     if reference:
         cell.published, cell.published_std = reference
@@ -200,8 +205,12 @@ def _cell(
     results = [r["results"] for r in chosen]
     cell.params = int(statistics.fmean(r["num_params"] for r in results))
     cell.seconds_per_step = statistics.fmean(r["seconds_per_step"] for r in results)
-    influence = [r["extras"]["influence"]["R"] for r in results if (r.get("extras") or {}).get("influence")]
-    cell.influence_r = statistics.fmean(influence) if influence else None
+    for analysis, columns in suite.analysis_columns.items():
+        for column in columns:
+            values = [v for r in results
+                      if (v := (((r.get("cells") or {}).get(analysis) or {}).get("metrics") or {}).get(column.id))
+                      is not None]
+            cell.analyses[column.header] = statistics.fmean(values) * column.scale if values else None
     cell.status = "ok" if cell.n >= expected and not failed and len(configs) >= grid_size else "partial"
     if cell.published is not None and variant == FULL:
         cell.delta = cell.mean - cell.published
@@ -251,18 +260,25 @@ def _digits(cells: Sequence[Cell]) -> int:
     return 2 if values and max(abs(v) for v in values) > 1.5 else 4
 
 
-def _rows(board: Board, protocol: str, fmt: str = "markdown") -> tuple[list[str], list[list[Any]]]:
-    """Table rows; untrusted text is escaped for ``fmt`` (tabulate escapes HTML and LaTeX cells itself)."""
+def _rows(board: Board, fmt: str = "markdown") -> tuple[list[str], list[list[Any]]]:
+    """Table rows; untrusted text is escaped for ``fmt`` (tabulate escapes HTML and LaTeX cells itself).
+
+    The time column's unit is the protocols' (``ProtocolSpec.step_unit``); when the suite's protocols
+    differ, each value carries its unit. The analyses' columns follow (``AnalysisSpec.columns``)."""
     cell_fmt = fmt if fmt in ("markdown", "csv") else "plain"
     digits = _digits(board.cells)
-    step = "s/epoch" if protocol == "graph-minibatch" else "ms/step"
-    show_r = any(c.influence_r is not None for c in board.cells)
+    units = {c.step_unit for c in board.cells}
+    step = next(iter(units))[0] if len(units) == 1 else "time"
+    extra = list(dict.fromkeys(h for c in board.cells for h, v in c.analyses.items() if v is not None))
     headers = ["dataset", "model", "metric", "test", "n", "published", "Δ", "within", "val", "selected", "params",
-               step] + (["R"] if show_r else []) + ["rank", "≈best", "status"]
+               step] + extra + ["rank", "≈best", "status"]
     rows = []
     for c in board.cells:
-        per_step = c.seconds_per_step if protocol == "graph-minibatch" else (
-            c.seconds_per_step * 1000 if c.seconds_per_step is not None else None)
+        unit, factor = c.step_unit
+        per_step = _fmt(None if c.seconds_per_step is None else c.seconds_per_step * factor,
+                        2 if factor >= 1000 else 3)
+        if len(units) > 1 and per_step:
+            per_step += f" {unit}"
         status = c.status if not c.failed else f"{c.status}, {c.failed} failed"
         rows.append([
             c.dataset, c.model, c.metric, _score(c, digits), f"{c.n}/{c.expected}",
@@ -270,8 +286,8 @@ def _rows(board: Board, protocol: str, fmt: str = "markdown") -> tuple[list[str]
             "" if c.delta is None else f"{c.delta:+.{digits}f}",
             "" if c.agrees is None else ("yes" if c.agrees else "no"),
             _fmt(c.val, digits), escape_text(c.selected, cell_fmt), "" if c.params is None else f"{c.params:,}",
-            _fmt(per_step, 2 if step == "ms/step" else 3),
-        ] + ([_fmt(c.influence_r, 2)] if show_r else []) + [_fmt(c.rank, 0), c.vs_best, status])
+            per_step,
+        ] + [_fmt(c.analyses.get(h), 2) for h in extra] + [_fmt(c.rank, 0), c.vs_best, status])
     return headers, rows
 
 
@@ -299,6 +315,7 @@ def render(
         payload = [
             {"suite": b.suite, "version": b.version, "variant": b.variant,
              "cells": [asdict(c) for c in b.cells],
+             "tables": [asdict(t) for t in b.tables],
              "average_rank": {m: {"rank": r, "datasets": n, "ci95": b.rank_interval.get(m)}
                               for m, (r, n) in b.average_rank.items()}}
             for b in boards
@@ -308,7 +325,7 @@ def render(
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         for i, board in enumerate(boards):
-            headers, rows = _rows(board, suite.protocol, "csv")
+            headers, rows = _rows(board, "csv")
             if i == 0:
                 writer.writerow(["variant"] + headers + ["average rank"])
             for row in rows:
@@ -326,7 +343,7 @@ def render(
     for board in boards:
         title = ("Full protocol" if board.variant == FULL
                  else f"Variant — {escape_text(board.variant, fmt)} (not comparable with published numbers)")
-        headers, rows = _rows(board, suite.protocol, fmt)
+        headers, rows = _rows(board, fmt)
         if fmt == "markdown":
             parts.append(f"## {title}\n")
             if board.devices:
@@ -334,6 +351,7 @@ def render(
                 parts.append(f"Records from: {devices}\n")
             parts.append(tabulate(rows, headers=headers, tablefmt=table_fmt, disable_numparse=True) + "\n")
             parts.append(SIGNIFICANCE_NOTE)
+            parts.extend(cell_tables.render(board.tables, fmt, table_fmt, board.variant == FULL))
             parts.append(f"### Average rank ({title.lower()})\n")
             parts.append(tabulate(_rank_rows(board), headers=["model", "average rank", "95% CI", "datasets"],
                                   tablefmt=table_fmt, disable_numparse=True) + "\n")
@@ -346,4 +364,5 @@ def render(
         else:
             parts.append(f"{title}\n" if fmt == "latex" else f"<h2>{title}</h2>")
             parts.append(tabulate(rows, headers=headers, tablefmt=table_fmt, disable_numparse=True))
+            parts.extend(cell_tables.render(board.tables, fmt, table_fmt, board.variant == FULL))
     return "\n".join(parts).rstrip() + "\n"

@@ -24,7 +24,18 @@ import pluggy
 from bench_gnn import hookspecs
 from bench_gnn.errors import BenchError, PluginError, unknown_name
 from bench_gnn.registry import PluginInfo, Registry
-from bench_gnn.specs import DatasetSpec, LauncherSpec, MetricSpec, ModelSpec, SuiteSource, check_name
+from bench_gnn.specs import (
+    AnalysisSpec,
+    CalibratorSpec,
+    DatasetSpec,
+    DetectorSpec,
+    LauncherSpec,
+    MetricSpec,
+    ModelSpec,
+    ProtocolSpec,
+    SuiteSource,
+    check_name,
+)
 
 GROUP = "bench"
 DISTRIBUTION = "bench-gnn"
@@ -36,6 +47,10 @@ HOOKS: dict[str, tuple[str, Any]] = {
     "bench_metrics": ("metrics", MetricSpec),
     "bench_suites": ("suites", SuiteSource),
     "bench_launchers": ("launchers", LauncherSpec),
+    "bench_protocols": ("protocols", ProtocolSpec),
+    "bench_calibrators": ("calibrators", CalibratorSpec),
+    "bench_detectors": ("detectors", DetectorSpec),
+    "bench_analyses": ("analyses", AnalysisSpec),
 }
 
 
@@ -49,6 +64,10 @@ class Plugins:
     metrics: Registry[MetricSpec] = field(default_factory=lambda: Registry("metric"))
     suites: Registry[Any] = field(default_factory=lambda: Registry("suite"))
     launchers: Registry[LauncherSpec] = field(default_factory=lambda: Registry("launcher"))
+    protocols: Registry[ProtocolSpec] = field(default_factory=lambda: Registry("protocol"))
+    calibrators: Registry[CalibratorSpec] = field(default_factory=lambda: Registry("calibrator"))
+    detectors: Registry[DetectorSpec] = field(default_factory=lambda: Registry("detector"))
+    analyses: Registry[AnalysisSpec] = field(default_factory=lambda: Registry("analysis"))
 
     @property
     def errors(self) -> list[PluginInfo]:
@@ -121,7 +140,7 @@ def _register(manager: pluggy.PluginManager, result: Plugins, info: PluginInfo, 
             registry.add(name, spec, info)
         except PluginError as exc:
             problems.append(str(exc))
-    info.contributes = tuple(f"{kind[:-1]}:{name}" for kind, name, _ in contributions)
+    info.contributes = tuple(f"{getattr(result, kind).kind}:{name}" for kind, name, _ in contributions)
     if problems:
         _fail(result, info, "; ".join(problems), strict)
 

@@ -36,7 +36,6 @@ from bench_gnn.environment import device_name, git_state, peak_memory_bytes, rel
 from bench_gnn.errors import DataError, ExitCode, JobError
 from bench_gnn.jobs import Job
 from bench_gnn.plugin_manager import Plugins, python_versions
-from bench_gnn.protocols import PROTOCOLS
 from bench_gnn.protocols.base import ProtocolContext, run_seeded
 from bench_gnn.record import SCHEMA
 from bench_gnn.record import problem as record_problem
@@ -181,7 +180,6 @@ def run_jobs(
             echo(f"unavailable: {reason}")
     runnable = [job for job in pending if job.dataset not in summary.unavailable]
     summary.not_run = len(pending) - len(runnable)
-    protocol = PROTOCOLS[suite.protocol]
     datasets = _Datasets(plugins, options, runnable)
     disable = not options.progress or not sys.stderr.isatty()
     try:
@@ -208,7 +206,7 @@ def run_jobs(
                             echo(f"unavailable: {exc}")
                         else:
                             # no local name for the data here: releasing it must drop the last reference
-                            record = _execute(job, suite, plugins, protocol, datasets[job.dataset], options, disable)
+                            record = _execute(job, suite, plugins, datasets[job.dataset], options, disable)
                             summary.records.append(store.write(_usable(record)))
                             summary.leftovers += not record["scheduling"]["own_share"]
                             _report(echo, index, len(runnable), job, record["results"])
@@ -231,9 +229,12 @@ def _report(echo: Callable[[str], None], index: int, total: int, job: Job, resul
     prefix = f"[{index + 1}/{total}] {job.label}"
     if results["status"] == "ok":
         m = results["metrics"]
+        failed = [f"{cell_id} ({cell['error']['type']}: {cell['error']['message']})"
+                  for cell_id, cell in (results.get("cells") or {}).items() if cell["status"] != "ok"]
         echo(
             f"{prefix}: {job.metric} val {m['val']:.4f} test {m['test']:.4f} "
             f"(best step {results['best_step']}, {results['num_params']:,} params, {results['wall_seconds']:.1f}s)"
+            + (f"; failed cells: {'; '.join(failed)}" if failed else "")
         )
     else:
         echo(f"{prefix}: FAILED {results['error']['type']}: {results['error']['message']}")
@@ -250,9 +251,9 @@ def _usable(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _execute(
-    job: Job, suite: Suite, plugins: Plugins, protocol: Callable[..., Any], data: Any, options: RunOptions,
-    disable_progress: bool,
+    job: Job, suite: Suite, plugins: Plugins, data: Any, options: RunOptions, disable_progress: bool,
 ) -> dict[str, Any]:
+    protocol = plugins.protocols.get(job.identity["protocol"]).spec.run
     model_entry = plugins.models.get(job.model)
     metric = plugins.metrics.get(job.metric).spec
     started = datetime.now(timezone.utc)
@@ -286,7 +287,7 @@ def _execute(
         data=data, model=model_entry.spec, hparams=job.hparams, args=job.identity["protocol_args"], metric=metric,
         split=job.split, seed=job.seed, device=options.device, on_step=steps_bar.update,
         steps_total=lambda n: steps_bar.reset(total=n), max_params=suite.max_params,
-        allow_over_budget=options.allow_over_budget,
+        allow_over_budget=options.allow_over_budget, plugins=plugins, dataset=job.dataset,
     )
     start = time.perf_counter()
     try:
@@ -318,6 +319,7 @@ def _execute(
         peak_memory_bytes=peak,
         peak_memory_kind=peak_kind,
         extras=result.extras,
+        cells=result.cells,
         error=None,
     )
     return record

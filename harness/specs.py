@@ -253,3 +253,206 @@ class LauncherSpec:
             raise PluginError(f"launcher {self.name!r}: requires must be module names, got {self.requires!r}")
         if self.requires and not self.install:
             raise PluginError(f"launcher {self.name!r}: requires= needs install= (the pip requirement providing it)")
+
+
+@dataclass(frozen=True)
+class Column:
+    """A number a protocol or an analysis contributes to the leaderboard.
+
+    Args:
+        id: the key of the value in the record (a cell's or the record's ``metrics``).
+        header: the column header, e.g. ``"ECE"``.
+        scale: factor applied when shown (100 for percentages).
+        digits: decimals shown.
+        higher_is_better: direction, or None when neither is better (shown without ranking).
+    """
+
+    id: str
+    header: str
+    scale: float = 1.0
+    digits: int = 2
+    higher_is_better: bool | None = None
+
+
+@dataclass(frozen=True)
+class CellTable:
+    """A leaderboard table of a protocol's cells: one row per (dataset, model, cell), one column per
+    :class:`Column`, mean ± std over the runs. ``kind`` selects the cells (their ``kind`` field).
+    Reference numbers come from the suite's ``reference.cells`` (dataset -> model -> cell -> column)."""
+
+    title: str
+    kind: str
+    columns: tuple[Column, ...]
+    note: str = ""
+    ddof: int = 1  # of the std over runs: 1 (sample) or 0 (population, as GATS reports)
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """An evaluation protocol a plugin contributes.
+
+    Args:
+        name: unique name used as a suite's ``protocol``.
+        run: ``run(ctx: ProtocolContext) -> ProtocolResult`` trains one model on one split or
+            seed and evaluates it (see :mod:`bench_gnn.protocols.base`). Import torch inside it.
+        defaults: every argument the protocol takes, with its default. Defaults are merged into
+            each job's identity before its key is hashed, so changing one changes the keys.
+        checks: ``{key: check(key, value) -> value}`` for every key of ``defaults``; use the
+            :mod:`bench_gnn.checks` family. Called when a suite loads.
+        check: optional ``check(args, plugins)``, called with the resolved arguments and the
+            installed plugins' registries (``plugins.calibrators``, ``plugins.detectors``,
+            ``plugins.analyses``, ...) to validate names, raising :class:`ConfigError`.
+        tasks: the task kinds served (``"node"``, ``"graph"``).
+        step_key: the argument ``bench run --steps N`` sets (None: the protocol has none).
+        step_unit: ``(header, factor)`` of the leaderboard's time column: seconds per step times
+            ``factor`` (``("ms/step", 1000.0)``, ``("s/epoch", 1.0)``).
+        tables: tables of the protocol's cells (calibrators, detectors, ...) on the leaderboard.
+        description: one line for ``bench list protocols``.
+    """
+
+    name: str
+    run: Callable[..., Any]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    checks: Mapping[str, Callable[[str, Any], Any]] = field(default_factory=dict)
+    check: Callable[[Mapping[str, Any], Any], Any] | None = None
+    tasks: frozenset[str] = frozenset({"node"})
+    step_key: str | None = "steps"
+    step_unit: tuple[str, float] = ("ms/step", 1000.0)
+    tables: tuple[CellTable, ...] = ()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        check_name("protocol", self.name)
+        _check_callable("protocol", self.name, "run", self.run)
+        if not isinstance(self.defaults, Mapping) or not isinstance(self.checks, Mapping):
+            raise PluginError(f"protocol {self.name!r}: defaults and checks must be mappings")
+        unchecked = sorted(set(self.defaults) - set(self.checks))
+        if unchecked:
+            raise PluginError(f"protocol {self.name!r}: arguments without a check: {unchecked}")
+        for key, check in self.checks.items():
+            _check_callable("protocol", self.name, f"checks[{key!r}]", check)
+        if self.check is not None:
+            _check_callable("protocol", self.name, "check", self.check)
+        if self.step_key is not None and self.step_key not in self.defaults:
+            raise PluginError(f"protocol {self.name!r}: step_key {self.step_key!r} is not one of its arguments")
+        object.__setattr__(self, "tasks", frozenset(self.tasks))
+        _check_tasks("protocol", self.name, self.tasks)
+        object.__setattr__(self, "tables", tuple(self.tables))
+
+    def resolve(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """``args`` over the defaults, each value through its check; unknown keys refused.
+
+        Raises :class:`ConfigError` naming the protocol and the key, e.g.
+        ``node-full-batch: protocol_args.steps must be an integer >= 1, got 'abc' (str)``.
+        """
+        from bench_gnn.errors import ConfigError, unknown_name
+
+        for key in args:
+            if key not in self.defaults:
+                raise ConfigError(f"{self.name}: " + str(unknown_name("protocol_args key", key, self.defaults)))
+        merged = {**self.defaults, **args}
+        resolved = {}
+        for key in self.defaults:
+            try:
+                resolved[key] = self.checks[key](f"protocol_args.{key}", merged[key])
+            except ConfigError as exc:
+                raise ConfigError(f"{self.name}: {exc}") from None
+        return resolved
+
+
+@dataclass(frozen=True)
+class CalibratorSpec:
+    """A post-hoc calibrator a plugin contributes.
+
+    Args:
+        name: unique name used in a protocol's ``calibrators`` list.
+        fit: ``fit(inputs: CalibrationInputs, args: Mapping) -> calibrated`` fits on the
+            validation nodes' logits of a frozen model (``inputs.fit_mask``), may early-stop on
+            ``inputs.stop_mask``, and returns ``calibrated(logits, edge_index, train_mask) ->
+            probabilities [N, C]``, applicable to the same model's logits on another graph.
+        defaults: its arguments (a suite may override them per calibrator).
+        uses_hidden: whether it needs the model's penultimate features (``inputs.hidden``).
+        description: one line for ``bench list calibrators``.
+    """
+
+    name: str
+    fit: Callable[..., Any]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    uses_hidden: bool = False
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        check_name("calibrator", self.name)
+        _check_callable("calibrator", self.name, "fit", self.fit)
+        if not isinstance(self.defaults, Mapping):
+            raise PluginError(f"calibrator {self.name!r}: defaults must be a mapping")
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """An out-of-distribution detector a plugin contributes.
+
+    Args:
+        name: unique name used in a protocol's ``detectors`` list.
+        score: ``score(inputs: DetectorInputs, args: Mapping) -> Tensor [N]``: one score per node
+            of ``inputs.graph``, higher = more in-distribution.
+        training: the training regime its model needs (``"plain"``: the backbone trained on the
+            in-distribution nodes only; protocols offer others, e.g. OOD exposure). Detectors that
+            name the same regime share one trained model.
+        defaults: its arguments.
+        uses_hidden: whether it reads the model's penultimate features.
+        description: one line for ``bench list detectors``.
+    """
+
+    name: str
+    score: Callable[..., Any]
+    training: str = "plain"
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    uses_hidden: bool = False
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        check_name("detector", self.name)
+        _check_callable("detector", self.name, "score", self.score)
+        check_name("training regime", self.training)
+        if not isinstance(self.defaults, Mapping):
+            raise PluginError(f"detector {self.name!r}: defaults must be a mapping")
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    """A measurement of a trained model a plugin contributes (e.g. Jacobian influence).
+
+    Args:
+        name: unique name used in a protocol's ``analyses`` mapping (``{name: {args}}``).
+        run: ``run(trained: TrainedModel, args: Mapping) -> {"metrics": {...}, "extras": {...}}``.
+        defaults / checks: its arguments, validated like a protocol's when a suite loads.
+        columns: numbers of ``metrics`` shown on the leaderboard (averaged over runs).
+        description: one line for ``bench list analyses``.
+    """
+
+    name: str
+    run: Callable[..., Any]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    checks: Mapping[str, Callable[[str, Any], Any]] = field(default_factory=dict)
+    columns: tuple[Column, ...] = ()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        check_name("analysis", self.name)
+        _check_callable("analysis", self.name, "run", self.run)
+        unchecked = sorted(set(self.defaults) - set(self.checks))
+        if unchecked:
+            raise PluginError(f"analysis {self.name!r}: arguments without a check: {unchecked}")
+        object.__setattr__(self, "columns", tuple(self.columns))
+
+    def resolve(self, args: Any, where: str) -> dict[str, Any]:
+        from bench_gnn.errors import ConfigError, unknown_name
+
+        if not isinstance(args, Mapping):
+            raise ConfigError(f"{where} must be a mapping of {self.name}'s arguments, got {args!r}")
+        for key in args:
+            if key not in self.defaults:
+                raise ConfigError(f"{where}: " + str(unknown_name(f"{self.name} argument", key, self.defaults)))
+        merged = {**self.defaults, **args}
+        return {key: self.checks[key](f"{where}.{key}", merged[key]) for key in self.defaults}

@@ -15,6 +15,7 @@ A suite file::
     grid: {num_layers: [1, 2, 3]}   # selected per model and dataset by mean validation score
     datasets:
       minesweeper: {metric: roc_auc, protocol_args: {steps: 500}}   # per-dataset overrides
+      cora: {protocol: gnnsafe-ood, models: [GCN], splits: 5}        # (protocol, models, splits too)
     models:
       GCN: {hparams: {}, grid: {}}
     reference:
@@ -31,7 +32,7 @@ from __future__ import annotations
 import copy
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +50,7 @@ TOP_KEYS = {
     "max_params", "hparams", "grid", "datasets", "models", "reference", "notes",
 }
 REQUIRED = ("name", "version", "protocol", "datasets", "models")
-DATASET_KEYS = {"metric", "protocol_args"}
+DATASET_KEYS = {"metric", "protocol_args", "protocol", "models", "splits"}
 MODEL_KEYS = {"hparams", "grid"}
 
 
@@ -156,16 +157,40 @@ class Suite:
     reference: dict[str, Any]
     source: str
     raw: dict[str, Any]
+    #: the specs of the protocols the suite's datasets run (name -> ProtocolSpec), for the leaderboard
+    protocol_specs: dict[str, Any] = field(default_factory=dict)
+    #: the leaderboard columns of the analyses the suite names (analysis name -> tuple of Column)
+    analysis_columns: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    def protocol_for(self, dataset: str) -> str:
+        """The dataset's protocol: its own ``protocol`` or the suite's."""
+        return str(self.datasets[dataset].get("protocol", self.protocol))
 
     def protocol_args_for(self, dataset: str) -> dict[str, Any]:
-        """The suite's protocol arguments with the dataset's own overrides applied."""
-        return {**self.protocol_args, **self.datasets[dataset].get("protocol_args", {})}
+        """The dataset's protocol arguments as run: its protocol's defaults, then the suite's arguments (unless
+        the dataset names a protocol of its own), then the dataset's; every value checked."""
+        return dict(self.datasets[dataset]["resolved_args"])
 
-    def runs(self) -> list[tuple[int, int]]:
-        """``(split, seed)`` pairs of one model/dataset cell."""
-        if self.splits is not None:
-            return [(split, split) for split in range(self.splits)]
+    def models_for(self, dataset: str) -> list[str]:
+        """The suite's models that run on ``dataset`` (its ``models`` list, or all of them)."""
+        return list(self.datasets[dataset].get("models") or self.models)
+
+    def runs(self, dataset: str | None = None) -> list[tuple[int, int]]:
+        """``(split, seed)`` pairs of one model/dataset cell (the dataset's own ``splits`` when it has some)."""
+        splits = self.datasets[dataset].get("splits", self.splits) if dataset is not None else self.splits
+        if splits is not None:
+            return [(split, split) for split in range(splits)]
         return [(0, seed) for seed in self.seeds]
+
+    def reference_cell(self, dataset: str, model: str, cell: str, column: str) -> tuple[float, float | None] | None:
+        """The reference ``[mean, std]`` (or a bare mean) of one cell's column, from ``reference.cells``."""
+        value = ((((self.reference.get("cells") or {}).get(dataset) or {}).get(model) or {}).get(cell) or {}).get(
+            column)
+        if value is None:
+            return None
+        if isinstance(value, (int, float)):
+            return float(value), None
+        return float(value[0]), (float(value[1]) if len(value) > 1 and value[1] is not None else None)
 
     def reference_score(self, model: str, dataset: str) -> tuple[float, float | None] | None:
         value = (self.reference.get("scores") or {}).get(model, {}).get(dataset)
@@ -225,10 +250,6 @@ def validate_suite(raw: Mapping[str, Any], plugins: Plugins) -> Suite:
         if key not in raw:
             raise ConfigError(f"{where}: missing required key {key!r}")
     _check_fields(raw, where)
-    from bench_gnn.protocols import PROTOCOLS
-
-    if raw["protocol"] not in PROTOCOLS:
-        raise ConfigError(f"{where}: " + str(unknown_name("protocol", raw["protocol"], PROTOCOLS)))
     task = raw.get("task", "node")
     datasets = _named_section(raw, "datasets", DATASET_KEYS, where)
     models = _named_section(raw, "models", MODEL_KEYS, where)
@@ -239,6 +260,7 @@ def validate_suite(raw: Mapping[str, Any], plugins: Plugins) -> Suite:
         entry.setdefault("metric", spec.metric)
         entry["protocol_args"] = _mapping(entry.get("protocol_args"), f"datasets.{name}.protocol_args", where)
         _lookup(plugins.metrics, entry["metric"], where)
+        _check_dataset_entry(name, entry, models, where)
     suite_hparams = _mapping(raw.get("hparams"), "hparams", where)
     suite_grid = _grid(raw.get("grid"), "grid", where)
     for name, entry in models.items():
@@ -265,13 +287,32 @@ def validate_suite(raw: Mapping[str, Any], plugins: Plugins) -> Suite:
     splits, seeds = raw.get("splits"), raw.get("seeds")
     if (splits is None) == (seeds is None):
         raise ConfigError(f"{where}: give exactly one of 'splits' (node protocols) or 'seeds' (graph protocols)")
+    suite_args = _mapping(raw.get("protocol_args"), "protocol_args", where)
+    protocol_specs: dict[str, Any] = {}
+    analysis_columns: dict[str, tuple[Any, ...]] = {}
+    for name, entry in datasets.items():
+        protocol = entry.get("protocol", raw["protocol"])
+        spec = _lookup(plugins.protocols, protocol, where).spec
+        if task not in spec.tasks:
+            raise ConfigError(f"{where}: protocol {protocol!r} serves tasks {sorted(spec.tasks)}, not {task!r}")
+        given = suite_args if "protocol" not in entry else {}
+        try:
+            resolved = spec.resolve({**given, **entry["protocol_args"]})
+            if spec.check is not None:
+                resolved = dict(spec.check(resolved, plugins) or resolved)
+        except BenchError as exc:
+            raise ConfigError(f"{where}: dataset {name!r}: {exc}") from exc
+        entry["resolved_args"] = resolved
+        protocol_specs[protocol] = spec
+        for analysis in resolved.get("analyses") or {}:
+            analysis_columns[analysis] = plugins.analyses.get(analysis).spec.columns
     return Suite(
         name=str(raw["name"]),
         version=str(raw["version"]),
         description=str(raw.get("description", "")).strip(),
         task=task,
         protocol=raw["protocol"],
-        protocol_args=_mapping(raw.get("protocol_args"), "protocol_args", where),
+        protocol_args=suite_args,
         splits=splits,
         seeds=tuple(seeds or ()),
         max_params=raw.get("max_params"),
@@ -280,6 +321,8 @@ def validate_suite(raw: Mapping[str, Any], plugins: Plugins) -> Suite:
         reference=_mapping(raw.get("reference"), "reference", where),
         source=str(where),
         raw={k: v for k, v in raw.items() if not k.startswith("_")},
+        protocol_specs=protocol_specs,
+        analysis_columns=analysis_columns,
     )
 
 
@@ -345,6 +388,33 @@ def _check_reference(reference: Any) -> None:
                     check_number(key + " (std)", value[1], 0)
             elif value is not None:
                 check_number(key, value)
+    _check_reference_cells(reference.get("cells"))
+
+
+def _check_reference_cells(cells: Any) -> None:
+    """``reference.cells``: dataset -> model -> cell -> column -> score or [mean, std]."""
+    if cells is None:
+        return
+    for path, depth, value in _walk(cells, "reference.cells", 0):
+        if depth < 4 and not isinstance(value, Mapping):
+            raise ConfigError(f"{path} must map dataset -> model -> cell -> column -> score or [mean, std], "
+                              f"got {value!r}")
+        if depth == 4:
+            if isinstance(value, list):
+                if not 1 <= len(value) <= 2:
+                    raise ConfigError(f"{path} must be a score or [mean, std], got {value!r}")
+                check_number(path, value[0])
+                if len(value) == 2 and value[1] is not None:
+                    check_number(path + " (std)", value[1], 0)
+            elif value is not None:
+                check_number(path, value)
+
+
+def _walk(value: Any, path: str, depth: int) -> Any:
+    yield path, depth, value
+    if depth < 4 and isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _walk(item, f"{path}.{key}", depth + 1)
 
 
 def _check_hparams(spec: Any, hparams: dict[str, Any], where: str) -> None:
@@ -394,6 +464,25 @@ def _grid(value: Any, key: str, where: str) -> dict[str, list[Any]]:
         if not isinstance(options, list) or not options:
             raise ConfigError(f"{where}: {key}.{name} must be a non-empty list of values")
     return grid
+
+
+def _check_dataset_entry(name: str, entry: dict[str, Any], models: Mapping[str, Any], where: str) -> None:
+    """A dataset's own ``protocol`` (a name), ``models`` (some of the suite's) and ``splits`` (an integer >= 1)."""
+    try:
+        if "protocol" in entry:
+            check_str(f"datasets.{name}.protocol", entry["protocol"])
+        if "splits" in entry:
+            check_int(f"datasets.{name}.splits", entry["splits"], 1)
+        if "models" in entry:
+            chosen = entry["models"]
+            if not isinstance(chosen, list) or not chosen or not all(isinstance(m, str) for m in chosen):
+                raise ConfigError(f"datasets.{name}.models must be a non-empty list of model names, got {chosen!r}")
+            for model in chosen:
+                if model not in models:
+                    raise ConfigError(f"datasets.{name}.models: " + str(
+                        unknown_name("model", model, models, hint="(the suite's models)")))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _named_section(raw: Mapping[str, Any], key: str, allowed: set[str], where: str) -> dict[str, dict[str, Any]]:

@@ -109,3 +109,69 @@ def _average(profiles: list[Mapping[str, Any]]) -> tuple[list[float], float, flo
 
 def _positive(value: float) -> float:
     return value if value > 0 and math.isfinite(value) else math.nan
+
+
+def pool_reliability(diagrams: Iterable[Mapping[str, Any]]) -> dict[str, list[float | None]]:
+    """Pool per-run reliability diagrams (``confidence``, ``accuracy``, ``count`` per bin) into one:
+    per bin, the count-weighted mean confidence and accuracy and the total count."""
+    diagrams = list(diagrams)
+    n_bins = len(diagrams[0]["count"])
+    conf, acc, count = [0.0] * n_bins, [0.0] * n_bins, [0] * n_bins
+    for diagram in diagrams:
+        if len(diagram["count"]) != n_bins:
+            raise UsageError(f"reliability diagrams with {n_bins} and {len(diagram['count'])} bins cannot be pooled")
+        for b, c in enumerate(diagram["count"]):
+            if c:
+                conf[b] += diagram["confidence"][b] * c
+                acc[b] += diagram["accuracy"][b] * c
+                count[b] += c
+    return {
+        "confidence": [conf[b] / count[b] if count[b] else None for b in range(n_bins)],
+        "accuracy": [acc[b] / count[b] if count[b] else None for b in range(n_bins)],
+        "count": [float(c) for c in count],
+    }
+
+
+def plot_reliability(panels: Mapping[tuple[str, str], Mapping[str, Mapping[str, Any]]], path: str | Path,
+                     title: str | None = None) -> Path:
+    """Reliability diagrams: one panel per ``(row, column)`` key (e.g. dataset/backbone × calibrator), each
+    with one curve per condition (``"clean"``, ``"structure"``, ...), accuracy against confidence per bin
+    (pooled diagrams, see :func:`pool_reliability`), bins with no nodes left out, and the diagonal of perfect
+    calibration. Written as a PNG; returns its path."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not panels:
+        raise UsageError("plot_reliability: no reliability diagrams found")
+    rows = list(dict.fromkeys(r for r, _ in panels))
+    cols = list(dict.fromkeys(c for _, c in panels))
+    fig = Figure(figsize=(2.6 * len(cols), 2.6 * len(rows) + 0.6))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(rows), len(cols), squeeze=False, sharex=True, sharey=True)
+    styles = {"clean": ("black", "o"), "structure": ("tab:red", "s"), "feature": ("tab:blue", "^")}
+    for i, row in enumerate(rows):
+        for j, col in enumerate(cols):
+            ax = axes[i][j]
+            ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+            for condition, diagram in (panels.get((row, col)) or {}).items():
+                points = [(c, a) for c, a in zip(diagram["confidence"], diagram["accuracy"]) if c is not None]
+                color, marker = styles.get(condition, (None, "x"))
+                ax.plot([p[0] for p in points], [p[1] for p in points], marker=marker, markersize=3, color=color,
+                        label=condition)
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1)
+            if i == 0:
+                ax.set_title(col, fontsize="small")
+            if j == 0:
+                ax.set_ylabel(f"{row}\naccuracy", fontsize="small")
+            if i == len(rows) - 1:
+                ax.set_xlabel("confidence", fontsize="small")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize="small")
+    fig.suptitle(title or "Reliability diagrams (test nodes; pooled over runs)")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=110)
+    return path

@@ -11,7 +11,10 @@ Shared by every protocol, so that they agree:
   protocols never seed themselves, and whoever calls one (the runner, a test) goes
   through it. Peak memory is measured by the runner around this call, not here.
 * :func:`improves` is the one rule for "best validation score so far".
-* :func:`resolve_protocol_args` validates ``protocol_args`` with :mod:`bench_gnn.checks`.
+* :func:`bench_gnn.protocols.cells.run_cell` isolates each evaluator run on a trained model.
+
+A protocol's arguments reach it in ``ctx.args`` already resolved by its
+:class:`~bench_gnn.specs.ProtocolSpec` (defaults merged, every value checked).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 
 import torch
 
-from bench_gnn.errors import ConfigError, JobError, NonFiniteLossError
+from bench_gnn.errors import JobError, NonFiniteLossError
 from bench_gnn.specs import MetricSpec, ModelSpec, TaskInfo
 
 
@@ -41,6 +44,8 @@ class ProtocolContext:
     steps_total: Callable[[int], None] = lambda n: None
     max_params: int | None = None
     allow_over_budget: bool = False
+    plugins: Any = None  # the installed plugins' registries (calibrators, detectors, analyses, ...)
+    dataset: str = ""  # the dataset's name in the suite, for messages
 
 
 @dataclass
@@ -51,6 +56,7 @@ class ProtocolResult:
     num_params: int
     train_seconds: float
     extras: dict[str, Any] = field(default_factory=dict)
+    cells: dict[str, dict[str, Any]] = field(default_factory=dict)  # see bench_gnn.protocols.cells
 
     @property
     def seconds_per_step(self) -> float:
@@ -99,30 +105,6 @@ def improves(score: float, best_score: float | None, higher_is_better: bool) -> 
     if math.isnan(best_score):
         return True
     return score > best_score if higher_is_better else score < best_score
-
-
-def resolve_protocol_args(
-    protocol: str,
-    given: Mapping[str, Any],
-    defaults: Mapping[str, Any],
-    checks: Mapping[str, Callable[[str, Any], Any]],
-) -> dict[str, Any]:
-    """``given`` over ``defaults``, each value passed through its check from :mod:`bench_gnn.checks`.
-
-    Raises :class:`ConfigError` naming the protocol and the key, e.g.
-    ``node-full-batch: protocol_args.steps must be an integer >= 1, got 'abc' (str)``.
-    """
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        raise ConfigError(f"{protocol}: unknown protocol_args {unknown}; known: {', '.join(sorted(defaults))}")
-    merged = {**defaults, **given}
-    resolved = {}
-    for key in defaults:  # every argument has a check
-        try:
-            resolved[key] = checks[key](f"protocol_args.{key}", merged[key])
-        except ConfigError as exc:
-            raise ConfigError(f"{protocol}: {exc}") from None
-    return resolved
 
 
 class OverBudgetError(JobError):

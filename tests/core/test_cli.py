@@ -40,7 +40,7 @@ def test_unknown_suite_is_a_usage_error_with_suggestions(bench_main):
 
 def test_bad_override_and_missing_suite_file(bench_main, tmp_path):
     code, _, err = bench_main("run", "--suite", "smoke", "protocol_args.stpes=3")
-    assert code == 4 and "unknown protocol_args ['stpes']" in err
+    assert code == 4 and "unknown protocol_args key 'stpes'. Did you mean 'steps'?" in err
     code, _, err = bench_main("run", "--suite", str(tmp_path / "nope.yaml"))
     assert code == 4 and "does not exist" in err
 

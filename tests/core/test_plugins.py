@@ -92,7 +92,7 @@ def test_third_party_package_runs_through_the_cli(fake_site, bench_cli, tmp_path
     env = {"PYTHONPATH": str(fake_site)}
     listing = bench_cli("list", "plugins", env=env)
     assert listing.returncode == ExitCode.PLUGIN_ERROR  # the broken entry point is reported ...
-    assert "bench-fake-plugin" in listing.stdout and "0.3.1" in listing.stdout
+    assert "bench-fake-plugin" in listing.stdout and "0.4.0" in listing.stdout
     assert "fake-broken" in listing.stdout and "not-installed-anywhere" in listing.stdout
     models = bench_cli("list", "models", env=env)
     assert models.returncode == 0 and "FakeGCN" in models.stdout  # ... and the others keep working
@@ -108,11 +108,45 @@ def test_third_party_package_runs_through_the_cli(fake_site, bench_cli, tmp_path
     records = [json.loads(p.read_text()) for p in (tmp_path / "fake-suite").glob("*.json")]
     fake = [r for r in records if r["identity"]["model"] == "FakeGCN"]
     assert len(records) == 4 and all(r["results"]["status"] == "ok" for r in records)
-    assert fake[0]["identity"]["model_plugin"] == ["bench-fake-plugin", "0.3.1"]
+    assert fake[0]["identity"]["model_plugin"] == ["bench-fake-plugin", "0.4.0"]
     assert fake[0]["provenance"]["model_entry_point"] == "fake"
-    assert fake[0]["provenance"]["plugins"]["bench-fake-plugin"] == "0.3.1"
+    assert fake[0]["provenance"]["plugins"]["bench-fake-plugin"] == "0.4.0"
     ring = [r for r in fake if r["identity"]["dataset"] == "ring-of-cliques"][0]
     assert ring["results"]["metrics"]["test"] > 0.5  # four cliques: chance is 0.25
+
+
+@pytest.mark.slow
+def test_third_party_protocol_calibrator_and_detector_run_through_the_cli(fake_site, bench_cli, tmp_path):
+    """The fake package's protocol runs first- and third-party calibrators and detectors; the broken ones
+    (FakeBroken raises, FakeNaN returns NaN, FakeConstant scores every node alike) fail their own cells only."""
+    env = {"PYTHONPATH": str(fake_site)}
+    listing = bench_cli("list", "calibrators", env=env)
+    assert listing.returncode == 0 and "FakeHalf" in listing.stdout and "GATS" in listing.stdout
+    assert "FakeConstant" in bench_cli("list", "detectors", env=env).stdout
+    assert "fake-post-hoc" in bench_cli("list", "protocols", env=env).stdout
+    run = bench_cli("run", "--suite", "fake-post-hoc", "--results", str(tmp_path), "--no-progress", env=env)
+    assert run.returncode == 0, run.stderr
+    import json
+
+    (record,) = [json.loads(p.read_text()) for p in (tmp_path / "fake-post-hoc").glob("*.json")]
+    assert record["identity"]["protocol"] == "fake-post-hoc" and record["results"]["status"] == "ok"
+    assert record["identity"]["protocol_args"]["lr"] == 0.02  # the protocol's default, part of the identity
+    cells = record["results"]["cells"]
+    assert set(cells) == {"uncalibrated", "TS", "FakeHalf", "FakeBroken", "FakeNaN", "MSP", "Energy", "FakeDegree",
+                          "FakeConstant"}
+    failed = {name: cell["error"]["message"] for name, cell in cells.items() if cell["status"] == "failed"}
+    assert set(failed) == {"FakeBroken", "FakeNaN", "FakeConstant"}
+    assert "always fails" in failed["FakeBroken"] and "non-finite" in failed["FakeNaN"]
+    assert "same score" in failed["FakeConstant"]
+    nll = {name: cells[name]["metrics"]["nll"] for name in ("uncalibrated", "TS", "FakeHalf")}
+    assert all(0 < value < 5 for value in nll.values())
+    assert nll["TS"] <= nll["uncalibrated"] + 0.05  # fit on 10 validation nodes, scored on 10 test nodes
+    for name in ("MSP", "Energy", "FakeDegree"):
+        assert 0.0 <= cells[name]["metrics"]["auroc"] <= 1.0
+    assert "Fake calibrators" in run.stdout and "FakeBroken cannot fit" in run.stdout
+    unknown = bench_cli("run", "--suite", "fake-post-hoc", "--results", str(tmp_path),
+                        "protocol_args.calibrators=[FakeHalff]", env=env)
+    assert unknown.returncode == 4 and "Did you mean 'FakeHalf'" in unknown.stderr
 
 
 def test_autoload_can_be_disabled(fake_site, bench_cli):

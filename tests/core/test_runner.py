@@ -106,7 +106,8 @@ def test_record_carries_what_a_reviewer_needs(tmp_path, plugins):
     (record,) = _records(tmp_path / "r" / "t")
     assert bench_record.problem(record) is None and bench_record.key_problem(record) is None
     identity, provenance, results = record["identity"], record["provenance"], record["results"]
-    assert identity["protocol_args"] == {"steps": 5, "lr": 0.01} and identity["hparams"]["hidden"] == 8
+    assert identity["protocol_args"] == {"steps": 5, "lr": 0.01, "weight_decay": 0.0, "eval_every": 1,
+                                        "analyses": {}} and identity["hparams"]["hidden"] == 8
     assert identity["model_plugin"] == identity["dataset_plugin"] == ["bench-gnn", bench_gnn.__version__]
     assert (identity["split"], identity["seed"], identity["suite_version"]) == (0, 0, "1")
     assert set(results["metrics"]) == {"train", "val", "test"} and results["peak_memory_bytes"] > 0

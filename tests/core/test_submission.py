@@ -166,7 +166,7 @@ def test_validate_files_given_on_the_command_line_and_an_unknown_model(repo, run
     assert out.splitlines() == [f"{path}: identity.model: 'GAT' is not a model of suite smoke"]
 
 
-def test_committed_schema_1_records_are_valid_through_one_migration(bench_main):
+def test_committed_records_are_valid(bench_main):
     root = Path(__file__).resolve().parents[2]
     cwd = os.getcwd()
     os.chdir(root)
@@ -176,5 +176,18 @@ def test_committed_schema_1_records_are_valid_through_one_migration(bench_main):
             assert code == ExitCode.OK, out + err
     finally:
         os.chdir(cwd)
-    record = json.loads(next((root / "leaderboards" / "records" / "heterophily").glob("*.json")).read_text())
-    assert record["schema"] == 1 and bench_record.key_problem(bench_record.migrate(record)) is None
+    for path in (root / "leaderboards" / "records").glob("*/*.json"):
+        record = json.loads(path.read_text())
+        assert record["schema"] == 2 and bench_record.key_problem(record) is None and path.stem == record["key"]
+
+
+def test_a_schema_1_record_is_read_through_one_migration():
+    """Records written before schema 2 (this one was committed on 2026-11-28) migrate into the four parts, and
+    their key still equals the hash of the identity they carried."""
+    old = json.loads((Path(__file__).resolve().parents[1] / "data" / "record-schema-1.json").read_text())
+    assert old["schema"] == 1
+    record = bench_record.migrate(old)
+    assert record["schema"] == 2 and bench_record.problem(record) is None
+    assert bench_record.key_problem(record) is None and record["key"] == old["key"] == "0e4c8347780942ea0056"
+    assert record["identity"]["dataset"] == "minesweeper" and record["identity"]["hparams"]["num_layers"] == 2
+    assert record["results"]["best_step"] == old["best_step"] == 427

@@ -18,7 +18,8 @@ def longrange_run(data_dir, peptides_cache, tmp_path_factory):
     """One reduced run shared by this module's tests (two epochs, one seed, small models)."""
     tmp_path = tmp_path_factory.mktemp("longrange")
     common = ("--suite", "gnn-longrange", "--seeds", "1", "--steps", "2", "protocol_args.warmup_epochs=0",
-              "protocol_args.lr=3e-3", "protocol_args.influence_nodes=4", "--no-progress", "--data-dir", str(data_dir),
+              "protocol_args.lr=3e-3", "datasets.ring-transfer.protocol_args.analyses.influence.nodes=4",
+              "protocol_args.analyses.influence.nodes=4", "--no-progress", "--data-dir", str(data_dir),
               "--cache-dir", str(peptides_cache), "--results", str(tmp_path))
     code, out, err = _main(
         "run", *common, "--dataset", "peptides-func", "--dataset", "ring-transfer", "--model", "LRGB-GCN",
@@ -46,15 +47,19 @@ def test_reduced_run_learns_and_records_influence(longrange_run):
     assert code == 0, err
     assert len(records) == 3 and all(r["results"]["status"] == "ok" for r in records.values())
     peptides = records[("LRGB-GCN", "peptides-func")]
-    assert peptides["variant"].startswith("reduced: epochs=2")
+    assert peptides["variant"].startswith("reduced: ") and "epochs=2" in peptides["variant"]
     assert peptides["results"]["metrics"]["test"] > LABEL_FREQUENCY_AP + 0.03
     assert peptides["results"]["num_params"] < 500_000 and peptides["results"]["extras"]["resident"] is True
     for record in records.values():
-        influence = record["results"]["extras"]["influence"]
+        cell = record["results"]["cells"]["influence"]
+        assert cell["kind"] == "analysis" and cell["status"] == "ok"
+        influence = cell["extras"]
         assert influence["I"][0] == pytest.approx(1.0) and influence["R"] >= 0.0
+        assert cell["metrics"]["R"] == influence["R"]
     # DRew reaches 5 hops with 5 layers; a 3-layer GCN has no influence beyond hop 3.
-    assert all(v == 0.0 for v in records[("LRGB-GCN", "ring-transfer")]["results"]["extras"]["influence"]["I"][4:])
-    assert any(v > 0.0 for v in records[("DRew-GCN", "ring-transfer")]["results"]["extras"]["influence"]["I"][4:])
+    profile = {model: records[(model, "ring-transfer")]["results"]["cells"]["influence"]["extras"]["I"]
+               for model in ("LRGB-GCN", "DRew-GCN")}
+    assert all(v == 0.0 for v in profile["LRGB-GCN"][4:]) and any(v > 0.0 for v in profile["DRew-GCN"][4:])
     assert "| R " in out or "R    " in out
 
 
@@ -70,7 +75,7 @@ def test_influence_plot_from_the_records(longrange_run, bench_main, tmp_path):
 def test_over_budget_model_is_refused_and_can_be_recorded(bench_main, tmp_path):
     args = ["run", "--suite", "gnn-longrange", "--dataset", "tree-neighbors-match-r2", "--model", "LRGB-GCN",
             "--seeds", "1", "--steps", "1", "models.LRGB-GCN.hparams.hidden=260", "models.LRGB-GCN.hparams.pe=none",
-            "protocol_args.influence_hops=0", "--no-progress",
+            "datasets.tree-neighbors-match-r2.protocol_args.analyses={}", "--no-progress",
             "--results", str(tmp_path)]
     code, _, err = bench_main(*args)
     assert code == 1 and "over the suite budget of 500,000" in err and "--allow-over-budget" in err

@@ -11,11 +11,19 @@ from torch import nn
 from torch_geometric.data import Data
 
 from bench_gnn.errors import ConfigError, ExitCode, UsageError
-from bench_gnn.protocols import check_args, graph_minibatch, node_full_batch
+from bench_gnn.plugin_manager import load_plugins
+from bench_gnn.plugins import graph_minibatch, node_full_batch
 from bench_gnn.protocols.base import ProtocolContext, improves, run_seeded
 from bench_gnn.specs import GraphTaskData, MetricSpec, ModelSpec
 
 NAN = float("nan")
+
+PROTOCOLS = load_plugins().protocols
+
+
+def resolve(protocol: str, args: dict) -> dict:
+    """``args`` as the runner hands them to a protocol: resolved by its spec (defaults, checks)."""
+    return PROTOCOLS.get(protocol).spec.resolve(args)
 
 
 # --- improves ------------------------------------------------------------------------------------
@@ -130,8 +138,9 @@ def graph_data() -> GraphTaskData:
 
 @pytest.mark.parametrize("val,higher,expected", SCRIPTS)
 def test_node_full_batch_best_step(val, higher, expected):
-    ctx = ProtocolContext(data=node_data(), model=LINEAR, hparams={}, args={"steps": 4, "lr": 0.01},
-                          metric=scripted(val, higher), split=0, seed=0, device=torch.device("cpu"))
+    ctx = ProtocolContext(data=node_data(), model=LINEAR, hparams={},
+                          args=resolve("node-full-batch", {"steps": 4, "lr": 0.01}), metric=scripted(val, higher),
+                          split=0, seed=0, device=torch.device("cpu"))
     result = run_seeded(node_full_batch.run, ctx)
     assert result.best_step == expected
     assert result.metrics["train"] == expected - 1  # the scripted train score is the evaluation's index
@@ -140,7 +149,7 @@ def test_node_full_batch_best_step(val, higher, expected):
 @pytest.mark.parametrize("val,higher,expected", SCRIPTS)
 def test_graph_minibatch_best_step(val, higher, expected):
     ctx = ProtocolContext(data=graph_data(), model=LINEAR, hparams={},
-                          args={"epochs": 4, "batch_size": 4, "scheduler": "none"},
+                          args=resolve("graph-minibatch", {"epochs": 4, "batch_size": 4, "scheduler": "none"}),
                           metric=scripted(val, higher), split=0, seed=0, device=torch.device("cpu"))
     result = run_seeded(graph_minibatch.run, ctx)
     assert result.best_step == expected
@@ -172,7 +181,7 @@ def test_run_seeded_seeds_before_the_protocol():
     ("node-full-batch", {"eval_every": 0}, "node-full-batch: protocol_args.eval_every must be an integer >= 1"),
     ("node-full-batch", {"lr": "fast"}, "node-full-batch: protocol_args.lr must be a finite number >= 0, got 'fast'"),
     ("node-full-batch", {"weight_decay": -0.1}, "node-full-batch: protocol_args.weight_decay must be a number >= 0"),
-    ("node-full-batch", {"epochs": 3}, "node-full-batch: unknown protocol_args ['epochs']"),
+    ("node-full-batch", {"epochs": 3}, "node-full-batch: unknown protocol_args key 'epochs'"),
     ("graph-minibatch", {"epochs": "abc"}, "graph-minibatch: protocol_args.epochs must be an integer >= 1"),
     ("graph-minibatch", {"batch_size": 3.0}, "graph-minibatch: protocol_args.batch_size must be an integer >= 1"),
     ("graph-minibatch", {"warmup_epochs": -1}, "graph-minibatch: protocol_args.warmup_epochs must be an integer >= 0"),
@@ -183,20 +192,21 @@ def test_run_seeded_seeds_before_the_protocol():
     ("graph-minibatch", {"resident": "yes"},
      "graph-minibatch: protocol_args.resident must be one of True, False, 'auto'"),
     ("graph-minibatch", {"resident": 1}, "graph-minibatch: protocol_args.resident must be one of"),
-    ("graph-minibatch", {"steps": 3}, "graph-minibatch: unknown protocol_args ['steps']"),
+    ("graph-minibatch", {"steps": 3}, "graph-minibatch: unknown protocol_args key 'steps'. Did you mean"),
 ])
 def test_check_args_names_protocol_and_key(protocol, args, message):
     with pytest.raises(ConfigError) as info:
-        check_args(protocol, args)
+        resolve(protocol, args)
     assert message in str(info.value)
     assert info.value.exit_code == ExitCode.USAGE_ERROR
 
 
 def test_check_args_fills_defaults_and_keeps_valid_values():
-    assert check_args("node-full-batch", {"steps": 5, "lr": 1}) == {
-        "steps": 5, "lr": 1.0, "weight_decay": 0.0, "eval_every": 1}
-    resolved = check_args("graph-minibatch", {"resident": False, "plateau_factor": 0.5})
+    assert resolve("node-full-batch", {"steps": 5, "lr": 1}) == {
+        "steps": 5, "lr": 1.0, "weight_decay": 0.0, "eval_every": 1, "analyses": {}}
+    resolved = resolve("graph-minibatch", {"resident": False, "plateau_factor": 0.5})
     assert resolved["resident"] is False and resolved["epochs"] == 250
-    assert set(resolved) == set(graph_minibatch.DEFAULTS)
+    assert set(resolved) == {"epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "scheduler",
+                             "plateau_factor", "plateau_patience", "min_lr", "eval_every", "resident", "analyses"}
     with pytest.raises(UsageError, match="unknown protocol 'edge-batch'"):
-        check_args("edge-batch", {})
+        PROTOCOLS.get("edge-batch")

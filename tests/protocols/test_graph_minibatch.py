@@ -14,7 +14,8 @@ from torch_geometric.nn import GCNConv, global_mean_pool
 from torchmetrics.classification import MulticlassAccuracy, MultilabelAveragePrecision
 
 from bench_gnn.errors import ConfigError, NonFiniteLossError
-from bench_gnn.protocols import graph_minibatch
+from bench_gnn.plugin_manager import load_plugins
+from bench_gnn.plugins import graph_minibatch
 from bench_gnn.protocols.base import ProtocolContext, ProtocolResult, run_seeded
 from bench_gnn.specs import GraphTaskData, MetricSpec, ModelSpec, TaskInfo
 
@@ -119,9 +120,14 @@ def graphs() -> list[Data]:
     return labelled_graphs()
 
 
+SPEC = load_plugins().protocols.get("graph-minibatch").spec
+
+
 def context(data, model=GCN, metric=AP, seed=0, **args) -> ProtocolContext:
-    return ProtocolContext(data=data, model=model, hparams={"hidden": 32}, args=args, metric=metric, split=0,
-                           seed=seed, device=torch.device("cpu"))
+    """A context with ``args`` resolved by the protocol's spec (defaults filled in, values checked), as the
+    runner hands them over."""
+    return ProtocolContext(data=data, model=model, hparams={"hidden": 32}, args=SPEC.resolve(args), metric=metric,
+                           split=0, seed=seed, device=torch.device("cpu"))
 
 
 def multilabel(graphs) -> GraphTaskData:

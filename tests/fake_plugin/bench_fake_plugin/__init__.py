@@ -1,12 +1,35 @@
 """A third-party plugin, written as a plugin author would: only the public contract."""
 
+import math
+import time
+from functools import partial
 from pathlib import Path
 
 import torch
 from torch_geometric.data import Data
 from torch_geometric.nn import GCNConv
 
-from bench_gnn import DatasetSpec, ModelSpec, SuiteSource, hookimpl
+from bench_gnn import (
+    CalibrationInputs,
+    CalibratorSpec,
+    CellTable,
+    Column,
+    DatasetSpec,
+    DetectorInputs,
+    DetectorSpec,
+    JobError,
+    ModelSpec,
+    ProtocolResult,
+    ProtocolSpec,
+    SuiteSource,
+    TaskInfo,
+    build_model,
+    check_finite,
+    check_int,
+    check_number,
+    hookimpl,
+    run_cell,
+)
 
 
 class TwoLayerGCN(torch.nn.Module):
@@ -51,4 +74,114 @@ def bench_datasets():
 
 @hookimpl
 def bench_suites():
-    return [SuiteSource(path=Path(__file__).parent / "fake.yaml")]
+    return [SuiteSource(path=Path(__file__).parent / "fake.yaml"),
+            SuiteSource(path=Path(__file__).parent / "fake-post-hoc.yaml")]
+
+
+# --- post-training contract: a protocol, a calibrator, a detector (and two broken ones, to show isolation)
+
+
+def _train(ctx, data, steps):
+    model, num_params, _ = build_model(ctx, TaskInfo("node", data.x.size(1), int(data.y.max()) + 1))
+    optimizer = torch.optim.Adam(model.parameters(), lr=ctx.args["lr"])
+    train = data.train_mask[:, 0]
+    for step in range(steps):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(data)[train], data.y[train])
+        check_finite(loss, step)
+        loss.backward()
+        optimizer.step()
+        ctx.on_step(1)
+    model.eval()
+    return model, num_params
+
+
+def post_hoc_protocol(ctx):
+    """Train, then run every named calibrator (test NLL) and detector (AUROC against shuffled features)."""
+    data, args = ctx.data, ctx.args
+    start = time.perf_counter()
+    model, num_params = _train(ctx, data, args["steps"])
+    seconds = time.perf_counter() - start
+    train, val, test = (getattr(data, f"{m}_mask")[:, 0] for m in ("train", "val", "test"))
+    with torch.no_grad():
+        logits = model(data)
+        shuffled = Data(x=data.x[torch.randperm(data.num_nodes)], edge_index=data.edge_index, y=data.y)
+        shuffled_logits = model(shuffled)
+    accuracy = {name: float((logits[mask].argmax(-1) == data.y[mask]).float().mean())
+                for name, mask in (("train", train), ("val", val), ("test", test))}
+    cells = {}
+    for name in args["calibrators"]:
+        spec = ctx.plugins.calibrators.get(name).spec
+        inputs = CalibrationInputs(logits, data.y, data.edge_index, val, train, train, int(data.y.max()) + 1)
+
+        def calibrate(spec=spec, inputs=inputs):
+            probs = spec.fit(inputs, spec.defaults)(logits, data.edge_index, train)
+            return {"metrics": {"nll": float(-probs[test, data.y[test]].clamp_min(1e-12).log().mean())}}
+
+        cells[name] = run_cell("calibrator", name, calibrate)
+    for name in args["detectors"]:
+        spec = ctx.plugins.detectors.get(name).spec
+
+        def detect(spec=spec):
+            ours = spec.score(DetectorInputs(model, data, logits, data, train, 4), spec.defaults)[test]
+            theirs = spec.score(DetectorInputs(model, shuffled, shuffled_logits, data, train, 4), spec.defaults)[test]
+            if torch.cat([ours, theirs]).unique().numel() == 1:
+                raise JobError(f"detector {spec.name!r} gives every node the same score")
+            wins = (ours[:, None] > theirs[None, :]).float() + 0.5 * (ours[:, None] == theirs[None, :]).float()
+            return {"metrics": {"auroc": float(wins.mean())}}
+
+        cells[name] = run_cell("detector", name, detect)
+    return ProtocolResult(metrics=accuracy, best_step=args["steps"], steps=args["steps"], num_params=num_params,
+                          train_seconds=seconds, cells=cells)
+
+
+def check_names(args, plugins):
+    """Unknown calibrators or detectors are refused when the suite loads (with did-you-mean)."""
+    for name in args["calibrators"]:
+        plugins.calibrators.get(name)
+    for name in args["detectors"]:
+        plugins.detectors.get(name)
+    return args
+
+
+class _Halved:
+    def __call__(self, logits, edge_index, train_mask):
+        return torch.softmax(logits / 2, dim=-1)
+
+
+def broken_fit(inputs, args):
+    raise RuntimeError("FakeBroken cannot fit: this calibrator always fails")
+
+
+@hookimpl
+def bench_protocols():
+    return [ProtocolSpec(
+        "fake-post-hoc", run=post_hoc_protocol,
+        defaults={"steps": 30, "lr": 0.02, "calibrators": [], "detectors": []},
+        checks={"steps": partial(check_int, minimum=1), "lr": partial(check_number, minimum=0),
+                "calibrators": lambda key, value: list(value), "detectors": lambda key, value: list(value)},
+        check=check_names,
+        step_key="steps",
+        tables=(CellTable("Fake calibrators", "calibrator", (Column("nll", "test NLL", digits=3),)),
+                CellTable("Fake detectors", "detector", (Column("auroc", "AUROC", scale=100),))),
+        description="third-party protocol: train, then calibrators and detectors (test plugin)",
+    )]
+
+
+@hookimpl
+def bench_calibrators():
+    return [CalibratorSpec("FakeHalf", fit=lambda inputs, args: _Halved(), description="logits / 2 (test plugin)"),
+            CalibratorSpec("FakeBroken", fit=broken_fit, description="always raises (test plugin)"),
+            CalibratorSpec("FakeNaN", fit=lambda inputs, args: lambda logits, e, t: torch.full_like(logits, math.nan),
+                           description="NaN probabilities (test plugin)")]
+
+
+@hookimpl
+def bench_detectors():
+    return [
+        DetectorSpec("FakeDegree", score=lambda inputs, args: torch.bincount(
+            inputs.graph.edge_index[1], minlength=inputs.graph.num_nodes).float() + inputs.logits.max(-1).values,
+            description="in-degree plus max logit (test plugin)"),
+        DetectorSpec("FakeConstant", score=lambda inputs, args: torch.zeros(inputs.graph.num_nodes),
+                     description="the same score everywhere (test plugin)"),
+    ]

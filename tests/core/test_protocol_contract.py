@@ -1,0 +1,175 @@
+"""The open protocol contract: protocols, calibrators, detectors and analyses are plugins; protocol
+defaults are part of a job's identity; the core names no protocol; a broken one is isolated."""
+
+from __future__ import annotations
+
+import json
+import types
+from functools import partial
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bench_gnn import (
+    AnalysisSpec,
+    CalibratorSpec,
+    CellTable,
+    Column,
+    DetectorSpec,
+    ProtocolResult,
+    ProtocolSpec,
+    check_int,
+    hookimpl,
+    run_cell,
+)
+from bench_gnn.api import load_suite, run
+from bench_gnn.errors import ConfigError, ExitCode, PluginError
+from bench_gnn.jobs import expand
+from bench_gnn.leaderboard import render
+from bench_gnn.plugin_manager import load_plugins
+from bench_gnn.store import read_records
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def counting_protocol(ctx):
+    """Counts to ``ctx.args["steps"]``; the score is steps / (steps + offset): a pure function of the arguments."""
+    args = ctx.args
+    score = args["steps"] / (args["steps"] + args["offset"])
+    for _ in range(args["steps"]):
+        ctx.on_step(1)
+    cells = {"double": run_cell("analysis", "double", lambda: {"metrics": {"twice": 2 * score}}),
+             "broken": run_cell("analysis", "broken", lambda: 1 / 0)}
+    return ProtocolResult(metrics={"train": score, "val": score, "test": score}, best_step=args["steps"],
+                          steps=args["steps"], num_params=0, train_seconds=0.001 * args["steps"], cells=cells)
+
+
+def protocol_module(offset: int = 1, name: str = "counting") -> types.ModuleType:
+    module = types.ModuleType(f"protocol_{offset}")
+    module.bench_protocols = hookimpl(lambda: [ProtocolSpec(
+        name, run=counting_protocol, defaults={"steps": 3, "offset": offset},
+        checks={"steps": partial(check_int, minimum=1), "offset": partial(check_int, minimum=0)},
+        step_key="steps", step_unit=("s/count", 1.0),
+        tables=(CellTable("Doubles", "analysis", (Column("twice", "2×score", scale=100),)),),
+    )])
+    return module
+
+
+def suite_file(tmp_path: Path, **protocol_args) -> str:
+    path = tmp_path / "counting.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "counting", "version": 1, "protocol": "counting", "protocol_args": protocol_args, "splits": 2,
+        "datasets": ["csbm-mixed"], "models": ["GCN"],
+    }))
+    return str(path)
+
+
+def test_a_third_party_protocol_runs_and_its_columns_reach_the_leaderboard(tmp_path):
+    plugins = load_plugins(extra=[("counting", protocol_module())])
+    summary, suite = run(suite_file(tmp_path), results=tmp_path / "r", device="cpu", progress=False,
+                         plugins=plugins)
+    assert summary.ok == 2 and summary.failed == 0
+    records = read_records(tmp_path / "r" / "counting")
+    assert {r["identity"]["protocol"] for r in records} == {"counting"}
+    assert all(r["results"]["metrics"]["test"] == pytest.approx(3 / 4) for r in records)
+    cells = records[0]["results"]["cells"]
+    assert cells["double"]["status"] == "ok" and cells["double"]["metrics"]["twice"] == pytest.approx(1.5)
+    assert cells["broken"]["status"] == "failed" and cells["broken"]["error"]["type"] == "ZeroDivisionError"
+    page = render(suite, records)
+    header = next(line for line in page.splitlines() if line.startswith("| dataset") and "metric" in line)
+    assert "s/count" in header and "ms/step" not in header  # the protocol's unit, not the core's
+    assert "### Doubles" in page and "150.00 ± 0.00" in page  # 2 × 0.75, scaled by 100, two identical runs
+    assert "broken: ZeroDivisionError" in page
+
+
+def test_protocol_defaults_are_part_of_the_identity(tmp_path):
+    """Two installs whose protocol differs only in a default give different keys (the job would be rerun)."""
+    keys = {}
+    for offset in (1, 2):
+        plugins = load_plugins(extra=[("counting", protocol_module(offset))])
+        suite, published = load_suite(plugins, suite_file(tmp_path))
+        jobs = expand(suite, plugins, published=published)
+        assert jobs[0].identity["protocol_args"] == {"steps": 3, "offset": offset}
+        keys[offset] = {job.key for job in jobs}
+    assert keys[1].isdisjoint(keys[2])
+
+
+def test_steps_sets_the_protocols_own_step_argument(tmp_path):
+    plugins = load_plugins(extra=[("counting", protocol_module())])
+    suite, published = load_suite(plugins, suite_file(tmp_path), steps=7)
+    (job, _) = expand(suite, plugins, published=published)
+    assert job.identity["protocol_args"]["steps"] == 7 and job.variant == "reduced: steps=7"
+    ood, _ = load_suite(load_plugins(), "ood-calibration", steps=4)
+    assert {ood.protocol_args_for(d)["epochs"] for d in ood.datasets} == {4}
+
+
+def test_bad_protocol_arguments_and_names_are_refused_with_suggestions(tmp_path):
+    plugins = load_plugins(extra=[("counting", protocol_module())])
+    with pytest.raises(ConfigError, match=r"counting: unknown protocol_args key 'ofset'. Did you mean 'offset'"):
+        load_suite(plugins, suite_file(tmp_path, ofset=2))
+    with pytest.raises(ConfigError, match=r"protocol_args.steps must be an integer >= 1, got 0"):
+        load_suite(plugins, suite_file(tmp_path, steps=0))
+    (tmp_path / "typo.yaml").write_text(Path(suite_file(tmp_path)).read_text().replace("protocol: counting",
+                                                                                       "protocol: countin"))
+    with pytest.raises(ConfigError, match="unknown protocol 'countin'. Did you mean 'counting'"):
+        load_suite(plugins, str(tmp_path / "typo.yaml"))
+
+
+def test_a_broken_protocol_plugin_is_reported_and_the_others_keep_working():
+    def broken():
+        raise RuntimeError("protocol plugin bug")
+
+    bad = types.ModuleType("bad")
+    bad.bench_protocols = hookimpl(broken)
+    unchecked = types.ModuleType("unchecked")
+    unchecked.bench_protocols = hookimpl(lambda: [ProtocolSpec("x", run=counting_protocol, defaults={"steps": 1})])
+    plugins = load_plugins(extra=[("bad", bad), ("unchecked", unchecked)])
+    errors = {p.name: p.error for p in plugins.errors}
+    assert "protocol plugin bug" in errors["bad"] and "arguments without a check: ['steps']" in errors["unchecked"]
+    assert {"node-full-batch", "graph-minibatch", "gats-calibration", "gnnsafe-ood"} <= set(plugins.protocols.names())
+    with pytest.raises(PluginError, match="protocol plugin bug"):
+        load_plugins(strict=True, extra=[("bad", bad)])
+
+
+def test_evaluator_specs_are_validated():
+    with pytest.raises(PluginError, match="calibrator 'bad name'"):
+        CalibratorSpec("bad name", fit=lambda i, a: None)
+    with pytest.raises(PluginError, match="detector 'D': score must be callable"):
+        DetectorSpec("D", score=None)
+    with pytest.raises(PluginError, match="analysis 'A': arguments without a check"):
+        AnalysisSpec("A", run=lambda t, a: {}, defaults={"k": 1})
+
+
+def test_the_core_names_no_protocol():
+    """Protocols come from plugins only: no protocol name appears in the core's code."""
+    names = ("node-full-batch", "graph-minibatch", "gats-calibration", "gnnsafe-ood")
+    for path in (ROOT / "harness").rglob("*.py"):
+        text = path.read_text()
+        assert not [n for n in names if n in text.split('"""', 2)[-1]], path
+        assert "influence_r" not in text and '"R"' not in text, path
+
+
+def test_committed_records_carry_every_protocol_default():
+    plugins = load_plugins()
+    for path in (ROOT / "leaderboards" / "records").glob("*/*.json"):
+        identity = json.loads(path.read_text())["identity"]
+        defaults = plugins.protocols.get(identity["protocol"]).spec.defaults
+        assert set(identity["protocol_args"]) == set(defaults), path
+
+
+def test_ood_calibration_suite_refuses_unknown_names_before_training(bench_main, tmp_path):
+    common = ("run", "--suite", "ood-calibration", "--results", str(tmp_path), "--no-progress")
+    cases = [
+        ("protocol_args.calibrators=[TS,GAST]", "unknown calibrator 'GAST'. Did you mean 'GATS'"),
+        ("datasets.cora.protocol_args.detectors=[MSP,GNNSafee]", "unknown detector 'GNNSafee'. Did you mean 'GNNSafe'"),
+        ("datasets.cora.protocol_args.shifts=[structur]", "unknown shift 'structur'. Did you mean 'structure'"),
+        ("protocol_args.shifts=[label]", "unknown shift 'label'"),  # calibration under label shift is undefined
+        ("protocol_args.calibrator_args.GATS.heds=4", "unknown GATS argument 'heds'. Did you mean 'heads'"),
+        ("datasets.citeseer.protocol_args.shift_args.label.ood_test_classes=[0]",
+         "shift_args.label: 'label' is not in protocol_args.shifts"),
+    ]
+    for override, message in cases:
+        code, _, err = bench_main(*common, override)
+        assert code == ExitCode.USAGE_ERROR and message in err, (override, err)
+    assert not (tmp_path / "ood-calibration").exists() or not list((tmp_path / "ood-calibration").glob("*.json"))
