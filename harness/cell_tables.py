@@ -1,7 +1,8 @@
 """Leaderboard tables of the cells protocols fill (calibrators, detectors, ...), one per ``CellTable``.
 
 Each protocol the suite runs says which tables it contributes (``ProtocolSpec.tables``); a table
-selects the cells of one kind and shows, per (dataset, model, cell), the mean ± std over runs of
+selects the cells of one kind and shows, per (dataset, model, cell), over the runs of the
+configuration the main table chose for that (dataset, model), the mean ± std of
 each of its columns, the number of runs (``n``, failed runs counted apart), and, for columns
 the suite gives reference numbers for (``reference.cells``), the reference and Δ with ``✓`` when
 |Δ| ≤ max(2 reference std, 1 point) and ``✗`` otherwise (compared on the full protocol only).
@@ -10,12 +11,13 @@ the suite gives reference numbers for (``reference.cells``), the reference and �
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tabulate import tabulate
 
+from bench_gnn.record import config_id
 from bench_gnn.suite import Suite
 
 
@@ -41,13 +43,14 @@ class Table:
 
 def _stats(values: Sequence[float], ddof: int) -> tuple[float, float | None]:
     mean = statistics.fmean(values)
-    if len(values) <= ddof:
+    if len(values) < 2:
         return mean, None
     return mean, (statistics.stdev(values) if ddof == 1 else statistics.pstdev(values))
 
 
-def build(suite: Suite, records: Sequence[dict[str, Any]]) -> list[Table]:
-    """The tables of every protocol the suite runs, from its ``ok`` records."""
+def build(suite: Suite, records: Sequence[dict[str, Any]], chosen: Mapping[tuple[str, str], str]) -> list[Table]:
+    """The tables of every protocol the suite runs, from the ``ok`` records of the configuration the main table
+    chose for each (dataset, model) (``chosen``: its config id; see :func:`bench_gnn.record.config_id`)."""
     tables = []
     for protocol, spec in suite.protocol_specs.items():
         datasets = [d for d in suite.datasets if suite.protocol_for(d) == protocol]
@@ -56,7 +59,8 @@ def build(suite: Suite, records: Sequence[dict[str, Any]]) -> list[Table]:
                 entry
                 for dataset in datasets
                 for model in suite.models_for(dataset)
-                for entry in _entries(suite, table, dataset, model, records)
+                for entry in _entries(suite, table, dataset, model, [
+                    r for r in records if config_id(r["identity"]) == chosen.get((dataset, model))])
             ]
             if entries:
                 columns = [{"id": c.id, "header": c.header, "scale": c.scale, "digits": c.digits}

@@ -63,6 +63,7 @@ class Cell:
     delta: float | None = None
     agrees: bool | None = None
     selected: str = ""
+    config: str = ""  # the chosen configuration's id (bench_gnn.record.config_id)
     configs: int = 0
     params: int | None = None
     seconds_per_step: float | None = None
@@ -150,7 +151,7 @@ def _board(suite: Suite, records: list[dict[str, Any]], variant: str) -> Board:
     for record in records:
         devices[record["provenance"]["device"]] += 1
     board = Board(suite.name, suite.version, variant, cells, average, dict(sorted(devices.items())))
-    board.tables = cell_tables.build(suite, records)
+    board.tables = cell_tables.build(suite, records, {(c.dataset, c.model): c.config for c in cells if c.config})
     board.rank_interval = significance.rank_intervals(ranks_by_dataset, list(suite.models))
     return board
 
@@ -191,6 +192,7 @@ def _cell(
 
     chosen_id = min(configs, key=lambda cid: (-sign * mean_val(cid), cid))
     chosen = sorted(configs[chosen_id], key=lambda r: (r["identity"]["split"], r["identity"]["seed"]))
+    cell.config = chosen_id
     tests = [r["results"]["metrics"]["test"] * scale for r in chosen]
     cell.configs = len(configs)
     cell.mean, cell.std = _mean_std(tests)

@@ -19,21 +19,10 @@ from torch import Tensor
 from bench_gnn import CalibrationInputs, JobError, ProtocolContext, ProtocolResult, TaskInfo, build_model, run_cell
 from bench_gnn.plugins.calibration_metrics import calibration_metrics, reliability
 from bench_gnn.plugins.gats_training import train_backbone
+from bench_gnn.plugins.ood_calibration import choose
 from bench_gnn.plugins.ood_shifts import feature_shift, sbm_shift
 
 FOLDS = 3
-
-
-def per_model(args: Mapping[str, Any], model: str, where: str) -> dict[str, Any]:
-    """A calibrator's arguments for this backbone: a value given as ``{model: value}`` is looked up."""
-    out = {}
-    for key, value in args.items():
-        if isinstance(value, Mapping):
-            if model not in value:
-                raise JobError(f"{where}.{key} gives values for {sorted(value)}, not for model {model!r}")
-            value = value[model]
-        out[key] = value
-    return out
 
 
 _SHIFTED: dict[str, Any] = {"data": None, "graphs": {}}
@@ -97,7 +86,7 @@ def run(ctx: ProtocolContext) -> ProtocolResult:
     cells = {}
     for name in args["calibrators"]:
         spec = ctx.plugins.calibrators.get(name).spec
-        cal_args = per_model(args["calibrator_args"][name], ctx.model.name, f"calibrator_args.{name}")
+        cal_args = choose(args["calibrator_args"][name], ctx.model.name, "model", f"calibrator_args.{name}")
         inputs = CalibrationInputs(
             logits=logits, labels=data.y, edge_index=data.edge_index, fit_mask=val, stop_mask=train, train_mask=train,
             num_classes=num_classes, dist_to_train=dist, hidden=hidden if spec.uses_hidden else None,

@@ -33,6 +33,7 @@ from bench_gnn import (
 )
 from bench_gnn.plugins import ood_detectors_impl as detectors
 from bench_gnn.plugins.calibration_metrics import calibration_metrics
+from bench_gnn.plugins.ood_calibration import choose
 from bench_gnn.plugins.ood_metrics import ood_metrics
 from bench_gnn.plugins.ood_shifts import OODSetting, make_setting
 from bench_gnn.plugins.ood_training import train_ood
@@ -67,18 +68,6 @@ def load_twitch_dataset(ctx: Any) -> Data:
     data = graphs["DE"]
     data.graphs = graphs
     return data
-
-
-def per_shift(args: Mapping[str, Any], shift: str, where: str) -> dict[str, Any]:
-    """A detector's arguments for this shift: a value given as ``{shift: value}`` is looked up."""
-    out = {}
-    for key, value in args.items():
-        if isinstance(value, Mapping):
-            if shift not in value:
-                raise JobError(f"{where}.{key} gives values for shifts {sorted(value)}, not for {shift!r}")
-            value = value[shift]
-        out[key] = value
-    return out
 
 
 _SETTINGS: dict[str, Any] = {"data": None, "settings": {}}
@@ -146,7 +135,7 @@ def run(ctx: ProtocolContext) -> ProtocolResult:
     for shift in args["shifts"]:
         for name in args["detectors"]:
             spec = ctx.plugins.detectors.get(name).spec
-            det_args = per_shift(args["detector_args"][name], shift, f"detector_args.{name}")
+            det_args = choose(args["detector_args"][name], shift, "shift", f"detector_args.{name}")
             training = tuple(sorted((k, v) for k, v in det_args.items() if k in TRAINING_ARGS))
             regimes.setdefault((shift, spec.training, training), []).append(name)
     total = len(regimes) * args["epochs"]
@@ -174,7 +163,7 @@ def run(ctx: ProtocolContext) -> ProtocolResult:
             main, main_regime, best_step = id_scores, regime, result.best_epoch
         for name in names:
             spec = ctx.plugins.detectors.get(name).spec
-            det_args = per_shift(args["detector_args"][name], shift, f"detector_args.{name}")
+            det_args = choose(args["detector_args"][name], shift, "shift", f"detector_args.{name}")
 
             def evaluate(spec: Any = spec, det_args: dict[str, Any] = det_args, setting: OODSetting = setting,
                          model: Any = model, logits: Tensor = logits, id_scores: dict[str, Any] = id_scores,

@@ -57,6 +57,7 @@ from bench_gnn import (
     ConfigError,
     DatasetSpec,
     DetectorSpec,
+    JobError,
     ModelSpec,
     ProtocolSpec,
     SuiteSource,
@@ -124,14 +125,27 @@ def _mapping(key: str, value: Any) -> dict[str, Any]:
     return {str(k): dict(v) for k, v in value.items()}
 
 
+def choose(args: Mapping[str, Any], choice: str, what: str, where: str) -> dict[str, Any]:
+    """Arguments for one job: a value given as a mapping is looked up by ``choice`` (the job's model for
+    ``gats-calibration``, its shift for ``gnnsafe-ood``); a mapping without it is an error naming both."""
+    out = {}
+    for key, value in args.items():
+        if isinstance(value, Mapping):
+            if choice not in value:
+                raise JobError(f"{where}.{key} gives values for {what}s {sorted(value)}, not for {choice!r}")
+            value = value[choice]
+        out[key] = value
+    return out
+
+
 def complete_args(kind: str, chosen: list[str], given: Mapping[str, Any], registry: Any) -> dict[str, Any]:
     """Every chosen calibrator's or detector's arguments: its defaults, then the suite's values.
 
-    Unknown names and keys are refused with did-you-mean; ``given`` may only name chosen ones."""
+    Unknown names and keys are refused with did-you-mean; arguments of a known one that is not chosen are
+    left out (so narrowing ``calibrators`` or ``detectors`` with an override needs nothing else)."""
     where = f"protocol_args.{kind}_args"
     for name in given:
-        if name not in chosen:
-            raise ConfigError(f"{where}.{name}: {name!r} is not in protocol_args.{kind}s {chosen}")
+        registry.get(name)  # an unknown name is an error (did you mean); a known one not chosen is not used
     completed = {}
     for name in chosen:
         defaults = registry.get(name).spec.defaults  # unknown name: did you mean
@@ -170,9 +184,8 @@ def _check_label_shift(given: Mapping[str, Any]) -> None:
 
 def _check_ood(args: Mapping[str, Any], plugins: Any) -> dict[str, Any]:
     for shift, given in args["shift_args"].items():
-        if shift not in args["shifts"]:
-            raise ConfigError(f"protocol_args.shift_args.{shift}: {shift!r} is not in protocol_args.shifts "
-                              f"{args['shifts']}")
+        if shift not in OOD_SHIFTS:
+            raise ConfigError("protocol_args.shift_args: " + str(unknown_name("shift", shift, OOD_SHIFTS)))
         if shift == "label":
             _check_label_shift(given)
     return {**args, "detector_args": complete_args("detector", args["detectors"], args["detector_args"],
