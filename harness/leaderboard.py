@@ -168,7 +168,7 @@ def _cell(
     protocol = suite.protocol_specs.get(suite.protocol_for(dataset))
     if protocol is not None:
         cell.step_unit = tuple(protocol.step_unit)
-    reference = suite.reference_score(model, dataset)
+    reference = suite.reference_score(model, dataset) if variant == FULL else None  # never beside a variant
     if reference:
         cell.published, cell.published_std = reference
     failed = [r["results"] for r in records if r["results"]["status"] != "ok"]
@@ -290,6 +290,9 @@ def _rows(board: Board, fmt: str = "markdown") -> tuple[list[str], list[list[Any
             _fmt(c.val, digits), escape_text(c.selected, cell_fmt), "" if c.params is None else f"{c.params:,}",
             per_step,
         ] + [_fmt(c.analyses.get(h), 2) for h in extra] + [_fmt(c.rank, 0), c.vs_best, status])
+    if board.variant != FULL and fmt != "csv":  # a variant's table has no published numbers to stand beside
+        keep = [i for i, h in enumerate(headers) if h not in ("published", "Δ", "within")]
+        headers, rows = [headers[i] for i in keep], [[row[i] for i in keep] for row in rows]
     return headers, rows
 
 

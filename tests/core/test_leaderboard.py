@@ -76,6 +76,19 @@ def test_variants_are_never_mixed(suite):
     assert "reduced: steps=10 (not comparable with published numbers)" in render(suite, records)
 
 
+def test_a_variant_table_never_stands_beside_the_published_numbers(suite):
+    """The README's promise: reduced runs are rendered in their own table, never beside the published numbers."""
+    records = [record("GCN", "tolokers", 0, 0.8, 0.83), record("GCN", "tolokers", 0, 0.9, 0.50, variant="reduced")]
+    page = render(suite, records)
+    full, variant = page.split("## Variant — reduced")
+    assert "| published" in full and "83.64 ± 0.67" in full  # GCN on tolokers, Platonov et al.
+    table = [line for line in variant.splitlines() if line.startswith("|")]
+    assert table and "published" not in table[0] and "Δ" not in table[0] and "within" not in table[0]
+    assert "83.64" not in variant
+    (_, reduced_board) = build_boards(suite, records)
+    assert all(c.published is None and c.delta is None for c in reduced_board.cells)
+
+
 def test_all_formats_render_and_are_deterministic(suite):
     records = [record("GCN", "tolokers", s, 0.8, 0.83 + s / 100) for s in range(2)]
     for fmt in ("markdown", "csv", "latex", "html", "json"):
