@@ -264,14 +264,12 @@ class Column:
         header: the column header, e.g. ``"ECE"``.
         scale: factor applied when shown (100 for percentages).
         digits: decimals shown.
-        higher_is_better: direction, or None when neither is better (shown without ranking).
     """
 
     id: str
     header: str
     scale: float = 1.0
     digits: int = 2
-    higher_is_better: bool | None = None
 
 
 @dataclass(frozen=True)

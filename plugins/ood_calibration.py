@@ -224,29 +224,29 @@ OOD_CHECKS = {
 }
 
 CALIBRATION_COLUMNS = (
-    Column("ece", "ECE", scale=100, higher_is_better=False),
-    Column("mce", "MCE", scale=100, higher_is_better=False),
-    Column("nll", "NLL", digits=4, higher_is_better=False),
-    Column("brier", "Brier", digits=4, higher_is_better=False),
-    Column("acc", "acc", scale=100, higher_is_better=True),
-    Column("edge_ece", "edge ECE", scale=100, higher_is_better=False),
-    Column("edge_ece_agree", "agree ECE", scale=100, higher_is_better=False),
-    Column("edge_ece_disagree", "disagree ECE", scale=100, higher_is_better=False),
+    Column("ece", "ECE", scale=100),
+    Column("mce", "MCE", scale=100),
+    Column("nll", "NLL", digits=4),
+    Column("brier", "Brier", digits=4),
+    Column("acc", "acc", scale=100),
+    Column("edge_ece", "edge ECE", scale=100),
+    Column("edge_ece_agree", "agree ECE", scale=100),
+    Column("edge_ece_disagree", "disagree ECE", scale=100),
 )
 CROSS_COLUMNS = (
-    Column("ece", "ECE clean", scale=100, higher_is_better=False),
-    Column("ece@structure", "ECE structure shift", scale=100, higher_is_better=False),
-    Column("ece@feature", "ECE feature shift", scale=100, higher_is_better=False),
-    Column("acc@structure", "acc structure shift", scale=100, higher_is_better=True),
-    Column("acc@feature", "acc feature shift", scale=100, higher_is_better=True),
+    Column("ece", "ECE clean", scale=100),
+    Column("ece@structure", "ECE structure shift", scale=100),
+    Column("ece@feature", "ECE feature shift", scale=100),
+    Column("acc@structure", "acc structure shift", scale=100),
+    Column("acc@feature", "acc feature shift", scale=100),
 )
 OOD_COLUMNS = (
-    Column("auroc", "AUROC", scale=100, higher_is_better=True),
-    Column("aupr", "AUPR", scale=100, higher_is_better=True),
-    Column("fpr95", "FPR95", scale=100, higher_is_better=False),
-    Column("fpr95_gnnsafe", "FPR95 (GNNSafe)", scale=100, higher_is_better=False),
-    Column("id_score", "ID acc/AUC", scale=100, higher_is_better=True),
-    Column("id_ece", "ID ECE", scale=100, higher_is_better=False),
+    Column("auroc", "AUROC", scale=100),
+    Column("aupr", "AUPR", scale=100),
+    Column("fpr95", "FPR95", scale=100),
+    Column("fpr95_gnnsafe", "FPR95 (GNNSafe)", scale=100),
+    Column("id_score", "ID acc/AUC", scale=100),
+    Column("id_ece", "ID ECE", scale=100),
 )
 
 
