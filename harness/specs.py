@@ -398,15 +398,16 @@ class DetectorSpec:
             in-distribution nodes only; protocols offer others, e.g. OOD exposure). Detectors that
             name the same regime share one trained model.
         defaults: its arguments.
-        uses_hidden: whether it reads the model's penultimate features.
         description: one line for ``bench list detectors``.
+
+    A detector that needs the penultimate features computes them from ``inputs.model`` (for
+    the built-in backbones, ``model.embed(graph)``).
     """
 
     name: str
     score: Callable[..., Any]
     training: str = "plain"
     defaults: Mapping[str, Any] = field(default_factory=dict)
-    uses_hidden: bool = False
     description: str = ""
 
     def __post_init__(self) -> None:

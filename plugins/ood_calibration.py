@@ -341,7 +341,7 @@ def bench_calibrators():
 def bench_detectors():
     return [
         DetectorSpec(name=name, score=partial(score_detector, name=name), training=training, defaults=defaults,
-                     uses_hidden=name == "Mahalanobis", description=text)
+                     description=text)
         for name, (training, defaults, text) in DETECTORS.items()
     ]
 
