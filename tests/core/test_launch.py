@@ -27,7 +27,9 @@ from bench_gnn.errors import ExitCode, PluginError, UsageError, worker_exit_code
 from bench_gnn.launch import launch, resolve_options
 from bench_gnn.plugin_manager import load_plugins
 
-SMOKE_JOBS = 18
+#: The end-to-end sweep: GCN on the 3 smoke datasets x 2 splits, short training (shards 0/2 and 1/2 own 5 and 1).
+SWEEP = ("--suite", "smoke", "--model", "GCN", "--steps", "20")
+SWEEP_JOBS = 6
 RESULT_LINE = re.compile(r"^\[\d+/\d+\] .+: accuracy val ", re.M)
 TIMING_COLUMNS = ("ms/step",)
 
@@ -279,7 +281,7 @@ def _result_lines(results: Path) -> int:
 def single_process_board(tmp_path_factory: pytest.TempPathFactory) -> list[list[str]]:
     results = tmp_path_factory.mktemp("single")
     done = subprocess.run(
-        [sys.executable, "-m", "bench_gnn.cli", "run", "--suite", "smoke", "--threads", "1", "--results",
+        [sys.executable, "-m", "bench_gnn.cli", "run", *SWEEP, "--threads", "1", "--results",
          str(results), "--no-progress", "--no-leaderboard"],
         capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL, cwd=results,
     )
@@ -297,14 +299,18 @@ def test_two_workers_run_each_smoke_job_once_with_the_single_process_leaderboard
 ):
     results, cwd = tmp_path / "results", tmp_path / "cwd"
     cwd.mkdir()
-    done = bench_cli("launch", "--suite", "smoke", "--workers", "2", "--launcher", launcher, "--threads", "1",
+    done = bench_cli("launch", *SWEEP, "--workers", "2", "--launcher", launcher, "--threads", "1",
                      "--results", str(results), *extra, cwd=cwd, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert f"launch done: {SMOKE_JOBS} of {SMOKE_JOBS} job(s) ok" in done.stderr
+    assert f"launch done: {SWEEP_JOBS} of {SWEEP_JOBS} job(s) ok" in done.stderr
     records = _records(results)
-    assert len(records) == SMOKE_JOBS and set(_statuses(results)) == {"ok"}
-    assert _result_lines(results) == SMOKE_JOBS  # one finished run per job over both workers: none ran twice
-    assert {r["scheduling"]["worker"] for r in records} == {f"{launcher}-0", f"{launcher}-1"}
+    assert len(records) == SWEEP_JOBS and set(_statuses(results)) == {"ok"}
+    assert _result_lines(results) == SWEEP_JOBS  # one finished run per job over both workers: none ran twice
+    workers = (f"{launcher}-0", f"{launcher}-1")
+    assert {r["scheduling"]["worker"] for r in records} == set(workers)  # each worker trained a share
+    for worker in workers:  # and each printed a result line for exactly the jobs its records say it trained
+        log = (results / ".launch" / "smoke" / f"{worker}.log").read_text()
+        assert len(RESULT_LINE.findall(log)) == sum(r["scheduling"]["worker"] == worker for r in records), log
     assert {r["scheduling"]["launcher"] for r in records} == {launcher}
     assert _leaderboard_without_timing(results) == single_process_board
     assert list(cwd.iterdir()) == []  # nothing in the working directory (Hydra's folders under results/.hydra)
@@ -328,8 +334,9 @@ def _worker_pid(worker_id: str, results: Path) -> int | None:
 @pytest.mark.slow
 def test_a_worker_killed_mid_job_fails_the_launch_and_the_same_command_completes_the_sweep(tmp_path):
     results = tmp_path / "results"
-    command = [sys.executable, "-m", "bench_gnn.cli", "launch", "--suite", "smoke", "--workers", "2", "--threads",
-               "1", "--results", str(results), "--no-leaderboard"]
+    # GCN's 6 smoke jobs at the suite's 100 steps: 3 per worker, so that local-1 is mid-sweep at the first record
+    command = [sys.executable, "-m", "bench_gnn.cli", "launch", "--suite", "smoke", "--model", "GCN", "--workers", "2",
+               "--threads", "1", "--results", str(results), "--no-leaderboard"]
     launcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 stdin=subprocess.DEVNULL, cwd=tmp_path)
     try:
@@ -344,12 +351,12 @@ def test_a_worker_killed_mid_job_fails_the_launch_and_the_same_command_completes
     finally:
         if launcher.poll() is None:
             launcher.kill()
-            launcher.wait()
+            launcher.wait(timeout=30)
     assert launcher.returncode == ExitCode.INTERRUPTED, err
     assert "worker local-1 was killed by signal 9 (SIGKILL)" in err
     assert "run the same command again" in err
     again = subprocess.run(command, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
                            cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    assert len(_records(results)) == SMOKE_JOBS and set(_statuses(results)) == {"ok"}
-    assert _result_lines(results) <= SMOKE_JOBS  # the killed job never finished; no job finished twice
+    assert len(_records(results)) == SWEEP_JOBS and set(_statuses(results)) == {"ok"}
+    assert _result_lines(results) <= SWEEP_JOBS  # the killed job never finished; no job finished twice

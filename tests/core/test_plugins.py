@@ -28,6 +28,16 @@ def fake_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
+@pytest.fixture
+def fake_installed(fake_site: Path, monkeypatch: pytest.MonkeyPatch):
+    """The fake package visible to this process as if on ``PYTHONPATH``: its distribution's entry points are
+    found through ``importlib.metadata``, as in a subprocess; its modules are forgotten afterwards."""
+    monkeypatch.syspath_prepend(str(fake_site))
+    yield fake_site
+    for name in [name for name in sys.modules if name == "bench_fake_plugin" or name.startswith("bench_fake_plugin.")]:
+        del sys.modules[name]
+
+
 def _module(name: str, **hooks) -> types.ModuleType:
     module = types.ModuleType(name)
     for hook, fn in hooks.items():
@@ -87,22 +97,20 @@ def test_unknown_name_suggests_close_matches(plugins):
         plugins.models.get("GAT_sep")
 
 
-@pytest.mark.slow
-def test_third_party_package_runs_through_the_cli(fake_site, bench_cli, tmp_path):
-    env = {"PYTHONPATH": str(fake_site)}
-    listing = bench_cli("list", "plugins", env=env)
-    assert listing.returncode == ExitCode.PLUGIN_ERROR  # the broken entry point is reported ...
-    assert "bench-fake-plugin" in listing.stdout and "0.4.0" in listing.stdout
-    assert "fake-broken" in listing.stdout and "not-installed-anywhere" in listing.stdout
-    models = bench_cli("list", "models", env=env)
-    assert models.returncode == 0 and "FakeGCN" in models.stdout  # ... and the others keep working
-    assert "fake-broken" in models.stderr
-    strict = bench_cli("--strict", "list", "models", env=env)
-    assert strict.returncode == ExitCode.PLUGIN_ERROR and "not-installed-anywhere" in strict.stderr
+def test_third_party_package_runs_through_the_cli(fake_installed, bench_main, tmp_path):
+    code, out, _ = bench_main("list", "plugins")
+    assert code == ExitCode.PLUGIN_ERROR  # the broken entry point is reported ...
+    assert "bench-fake-plugin" in out and "0.4.0" in out
+    assert "fake-broken" in out and "not-installed-anywhere" in out
+    code, out, err = bench_main("list", "models")
+    assert code == 0 and "FakeGCN" in out  # ... and the others keep working
+    assert "fake-broken" in err
+    code, _, err = bench_main("--strict", "list", "models")
+    assert code == ExitCode.PLUGIN_ERROR and "not-installed-anywhere" in err
 
-    run = bench_cli("run", "--suite", "fake-suite", "--results", str(tmp_path), "--no-progress", env=env)
-    assert run.returncode == 0, run.stderr
-    assert "FakeGCN" in run.stdout and "ring-of-cliques" in run.stdout
+    code, out, err = bench_main("run", "--suite", "fake-suite", "--results", str(tmp_path), "--no-progress")
+    assert code == 0, err
+    assert "FakeGCN" in out and "ring-of-cliques" in out
     import json
 
     records = [json.loads(p.read_text()) for p in (tmp_path / "fake-suite").glob("*.json")]
@@ -111,21 +119,20 @@ def test_third_party_package_runs_through_the_cli(fake_site, bench_cli, tmp_path
     assert fake[0]["identity"]["model_plugin"] == ["bench-fake-plugin", "0.4.0"]
     assert fake[0]["provenance"]["model_entry_point"] == "fake"
     assert fake[0]["provenance"]["plugins"]["bench-fake-plugin"] == "0.4.0"
+    assert str(fake_installed) in sys.modules["bench_fake_plugin"].__file__  # the pip-installed copy ran
     ring = [r for r in fake if r["identity"]["dataset"] == "ring-of-cliques"][0]
     assert ring["results"]["metrics"]["test"] > 0.5  # four cliques: chance is 0.25
 
 
-@pytest.mark.slow
-def test_third_party_protocol_calibrator_and_detector_run_through_the_cli(fake_site, bench_cli, tmp_path):
+def test_third_party_protocol_calibrator_and_detector_run_through_the_cli(fake_installed, bench_main, tmp_path):
     """The fake package's protocol runs first- and third-party calibrators and detectors; the broken ones
     (FakeBroken raises, FakeNaN returns NaN, FakeConstant scores every node alike) fail their own cells only."""
-    env = {"PYTHONPATH": str(fake_site)}
-    listing = bench_cli("list", "calibrators", env=env)
-    assert listing.returncode == 0 and "FakeHalf" in listing.stdout and "GATS" in listing.stdout
-    assert "FakeConstant" in bench_cli("list", "detectors", env=env).stdout
-    assert "fake-post-hoc" in bench_cli("list", "protocols", env=env).stdout
-    run = bench_cli("run", "--suite", "fake-post-hoc", "--results", str(tmp_path), "--no-progress", env=env)
-    assert run.returncode == 0, run.stderr
+    code, out, _ = bench_main("list", "calibrators")
+    assert code == 0 and "FakeHalf" in out and "GATS" in out
+    assert "FakeConstant" in bench_main("list", "detectors")[1]
+    assert "fake-post-hoc" in bench_main("list", "protocols")[1]
+    code, run_out, err = bench_main("run", "--suite", "fake-post-hoc", "--results", str(tmp_path), "--no-progress")
+    assert code == 0, err
     import json
 
     (record,) = [json.loads(p.read_text()) for p in (tmp_path / "fake-post-hoc").glob("*.json")]
@@ -143,10 +150,10 @@ def test_third_party_protocol_calibrator_and_detector_run_through_the_cli(fake_s
     assert nll["TS"] <= nll["uncalibrated"] + 0.05  # fit on 10 validation nodes, scored on 10 test nodes
     for name in ("MSP", "Energy", "FakeDegree"):
         assert 0.0 <= cells[name]["metrics"]["auroc"] <= 1.0
-    assert "Fake calibrators" in run.stdout and "FakeBroken cannot fit" in run.stdout
-    unknown = bench_cli("run", "--suite", "fake-post-hoc", "--results", str(tmp_path),
-                        "protocol_args.calibrators=[FakeHalff]", env=env)
-    assert unknown.returncode == 4 and "Did you mean 'FakeHalf'" in unknown.stderr
+    assert "Fake calibrators" in run_out and "FakeBroken cannot fit" in run_out
+    code, _, err = bench_main("run", "--suite", "fake-post-hoc", "--results", str(tmp_path),
+                              "protocol_args.calibrators=[FakeHalff]")
+    assert code == 4 and "Did you mean 'FakeHalf'" in err
 
 
 def test_autoload_can_be_disabled(fake_site, bench_cli):

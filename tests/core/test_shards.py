@@ -43,7 +43,7 @@ def _finish(proc, timeout=300):
         _, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.communicate()
+        proc.communicate(timeout=30)
         raise
     assert proc.returncode == 0, err
     return err
@@ -144,16 +144,21 @@ def test_scheduling_is_recorded_beside_the_identity(bench_main, tmp_path, monkey
 
 @pytest.mark.slow
 def test_two_shards_into_one_folder_run_every_job_once_and_match_one_process(bench_main, tmp_path):
-    single = _start(tmp_path / "single")
-    first, second = _start(tmp_path / "shared", "--shard", "0/2"), _start(tmp_path / "shared", "--shard", "1/2")
+    sweep = ("--model", "GCN", "--steps", "20")  # 6 jobs: 5 in shard 0/2, 1 in shard 1/2
+    single = _start(tmp_path / "single", *sweep)
+    first = _start(tmp_path / "shared", "--shard", "0/2", *sweep)
+    second = _start(tmp_path / "shared", "--shard", "1/2", *sweep)
     err1, err2, err_single = _finish(first), _finish(second), _finish(single)
-    assert len(_executed(err1)) + len(_executed(err2)) == 18, err1 + err2
-    assert _ok_count(err1) + _ok_count(err2) == 18
+    assert len(_executed(err1)) + len(_executed(err2)) == 6, err1 + err2
+    assert _ok_count(err1) + _ok_count(err2) == 6
     records = read_records(tmp_path / "shared" / "smoke")
-    assert len(records) == 18 and len({r["key"] for r in records}) == 18
+    assert len(records) == 6 and len({r["key"] for r in records}) == 6
     assert all(r["results"]["status"] == "ok" for r in records)
     assert {r["scheduling"]["shard"] for r in records} <= {"0/2", "1/2"}
-    assert _ok_count(err_single) == 18
+    trained = [{r["key"] for r in records if r["scheduling"]["pid"] == proc.pid} for proc in (first, second)]
+    assert all(trained) and not trained[0] & trained[1] and trained[0] | trained[1] == {r["key"] for r in records}
+    assert [len(_executed(err)) for err in (err1, err2)] == [len(keys) for keys in trained]
+    assert _ok_count(err_single) == 6
     assert _board(bench_main, tmp_path / "shared") == _board(bench_main, tmp_path / "single")
 
 
@@ -161,23 +166,25 @@ def test_two_shards_into_one_folder_run_every_job_once_and_match_one_process(ben
 def test_a_killed_shard_is_finished_by_another_workers_leftovers(bench_main, tmp_path):
     results = tmp_path / "results"
     folder = results / "smoke"
-    doomed = _start(results, "--shard", "0/2", "--steps", "300")  # slow, so that the kill lands mid-sweep
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(folder.glob("*.json")) and doomed.poll() is None:
-        time.sleep(0.05)
-    doomed.send_signal(signal.SIGKILL)
-    doomed.wait(timeout=30)
+    sweep = ("--model", "GCN", "--steps", "300")  # 6 jobs, slow, so that the kill lands mid-sweep
+    doomed = _start(results, "--shard", "0/2", *sweep)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not list(folder.glob("*.json")) and doomed.poll() is None:
+            time.sleep(0.05)
+    finally:
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(timeout=30)
     before = {p.name: p.read_text() for p in folder.glob("*.json")}
-    assert 1 <= len(before) < 18
-    code, out, err = bench_main("status", "--suite", "smoke", "--steps", "300", "--results", str(results),
-                                "--format", "json")
+    assert 1 <= len(before) < 6
+    code, out, err = bench_main("status", "--suite", "smoke", *sweep, "--results", str(results), "--format", "json")
     assert code == 0, err
     totals = json.loads(out)["totals"]
-    assert (totals["done"], totals["running"], totals["pending"]) == (len(before), 0, 18 - len(before))
-    err = _finish(_start(results, "--shard", "1/2", "--steps", "300"))
-    assert len(_executed(err)) == 18 - len(before)
+    assert (totals["done"], totals["running"], totals["pending"]) == (len(before), 0, 6 - len(before))
+    err = _finish(_start(results, "--shard", "1/2", *sweep))
+    assert len(_executed(err)) == 6 - len(before)
     records = read_records(folder)
-    assert len(records) == 18 and all(r["results"]["status"] == "ok" for r in records)
+    assert len(records) == 6 and all(r["results"]["status"] == "ok" for r in records)
     assert all((folder / name).read_text() == text for name, text in before.items())
     leftovers = [r for r in records if r["scheduling"]["shard"] == "1/2" and not r["scheduling"]["own_share"]]
     assert leftovers and all(shard_of(r["key"], 2) == 0 for r in leftovers)

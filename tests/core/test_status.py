@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -100,6 +101,8 @@ def test_a_held_lock_counts_as_running_and_a_failed_record_as_failed(bench_main,
     )
     holder = subprocess.Popen([sys.executable, "-c", code, str(results), running.key], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(120, holder.kill)  # readline has no timeout: a holder stuck in its claim is killed
+    watchdog.start()
     try:
         assert holder.stdout.readline().strip() == "True"
         payload, cells = _status(bench_main, results)
@@ -110,7 +113,13 @@ def test_a_held_lock_counts_as_running_and_a_failed_record_as_failed(bench_main,
         with store.claim(running.key) as mine:  # status dropped its probe: only the holder has the lock
             assert not mine
     finally:
-        holder.communicate(timeout=30)
+        watchdog.cancel()
+        try:
+            holder.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            holder.communicate(timeout=30)
+            raise
     with store.claim(running.key) as mine:
         assert mine
     _, cells = _status(bench_main, results)

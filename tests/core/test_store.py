@@ -15,6 +15,7 @@ from bench_gnn.store import Store, read_records
 
 ARGS = ["run", "--suite", "smoke", "--steps", "40", "--no-progress", "--no-leaderboard", "--device", "cpu"]
 TOTAL = 18
+GCN = ("--model", "GCN")  # 3 datasets x 2 splits: 6 of the 18 smoke jobs
 
 
 def _start(results, *extra, **kw):
@@ -34,6 +35,17 @@ def _wait_for_records(folder, count: int, timeout: float = 120.0):
 
 def _executed(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("[") and " val " in line]
+
+
+def _finish(proc, timeout: float = 300) -> str:
+    """The process's stderr once it exits; killed (and the test failed) when it outlives ``timeout``."""
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate(timeout=30)
+        raise
+    return err
 
 
 def test_write_is_atomic_and_readable(tmp_path):
@@ -59,7 +71,8 @@ def test_claim_is_exclusive_across_processes(tmp_path):
             "from bench_gnn.store import Store; import sys; s = Store(sys.argv[1], 's')\n"
             "with s.claim('job') as m: print(m)"
         )
-        other = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+        other = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                               timeout=60, stdin=subprocess.DEVNULL)
         assert other.stdout.strip() == "False"
     with store.claim("job") as mine_again:
         assert mine_again
@@ -67,46 +80,65 @@ def test_claim_is_exclusive_across_processes(tmp_path):
 
 @pytest.mark.slow
 def test_kill_9_halfway_then_rerun_completes_without_loss_or_duplicates(tmp_path):
-    results = tmp_path / "results"
-    slower = ("--steps", "300")  # so that the kill lands halfway, not after the last job
+    results, total = tmp_path / "results", 6
+    slower = (*GCN, "--steps", "300")  # so that the kill lands halfway, not after the last job
     proc = _start(results, *slower)
-    folder = _wait_for_records(results / "smoke", 3)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    try:
+        folder = _wait_for_records(results / "smoke", 2)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
     done_before = {p.name: p.read_text() for p in folder.glob("*.json")}
-    assert 3 <= len(done_before) < TOTAL
+    assert 2 <= len(done_before) < total
     rerun = _start(results, *slower)
-    _, err = rerun.communicate(timeout=300)
+    err = _finish(rerun)
     assert rerun.returncode == 0, err
     assert f"skipping {len(done_before)} finished job(s)" in err
-    assert len(_executed(err)) == TOTAL - len(done_before)
+    assert len(_executed(err)) == total - len(done_before)
     records = read_records(folder)
-    assert len(records) == TOTAL and len({r["key"] for r in records}) == TOTAL
+    assert len(records) == total and len({r["key"] for r in records}) == total
     assert all(r["results"]["status"] == "ok" for r in records)
     assert all((folder / name).read_text() == text for name, text in done_before.items())
 
 
 @pytest.mark.slow
-def test_two_processes_on_one_folder_do_every_job_once(tmp_path):
+def test_two_processes_on_one_folder_split_the_work_and_do_every_job_once(tmp_path):
+    """Both processes train a share of the sweep, at the same time: each finds jobs the other is training
+    and leaves them to it (a lock that made one wait for the other would serialise the work), and no job is
+    trained twice."""
     results = tmp_path / "results"
     first, second = _start(results), _start(results)
-    (_, err1), (_, err2) = first.communicate(timeout=300), second.communicate(timeout=300)
+    try:
+        err1, err2 = _finish(first), _finish(second)
+    finally:
+        for proc in (first, second):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
     assert first.returncode == 0 and second.returncode == 0, err1 + err2
-    executed = _executed(err1) + _executed(err2)
-    assert len(executed) == TOTAL, "\n".join(executed)
     records = read_records(results / "smoke")
     assert len(records) == TOTAL and all(r["results"]["status"] == "ok" for r in records)
+    trained = {proc.pid: {r["key"] for r in records if r["scheduling"]["pid"] == proc.pid} for proc in (first, second)}
+    assert all(trained.values()), f"one process trained nothing: {trained}\n{err1}{err2}"
+    assert not trained[first.pid] & trained[second.pid]
+    assert trained[first.pid] | trained[second.pid] == {r["key"] for r in records}
+    # each process printed one result line per job it trained, so none trained a job it did not record
+    assert (len(_executed(err1)), len(_executed(err2))) == (len(trained[first.pid]), len(trained[second.pid]))
+    left = [line for line in (err1 + err2).splitlines() if line.endswith(": running in another process, left to it")]
+    assert left, f"neither process found a job the other was running: the work was not shared\n{err1}{err2}"
 
 
 @pytest.mark.slow
 def test_ctrl_c_exits_2_and_keeps_finished_records(tmp_path):
     results = tmp_path / "results"
-    # slow enough that the sweep cannot finish first; SIGINT restored in case this runs in a
-    # background job, where the shell starts children with SIGINT ignored
-    proc = _start(results, "--steps", "2000", preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    folder = _wait_for_records(results / "smoke", 2)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    # 17 jobs left after the first record: the sweep cannot finish before the SIGINT; SIGINT restored in
+    # case this runs in a background job, where the shell starts children with SIGINT ignored
+    proc = _start(results, "--steps", "300", preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        folder = _wait_for_records(results / "smoke", 1)
+    finally:
+        proc.send_signal(signal.SIGINT)
+    err = _finish(proc, timeout=120)
     assert proc.returncode == 2 and "interrupted" in err and "rerun the same command" in err
     records = read_records(folder)
-    assert 2 <= len(records) < TOTAL and all(r["results"]["status"] == "ok" for r in records)
+    assert 1 <= len(records) < TOTAL and all(r["results"]["status"] == "ok" for r in records)
