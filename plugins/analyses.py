@@ -3,7 +3,7 @@
 ``influence``
     The Jacobian influence profile ``I_h`` by hop distance and the influence-weighted receptive
     field ``R`` (:func:`bench_gnn.graph.influence.influence_profile`), on the test graphs of a
-    graph dataset (at each graph's root where it has one) or on sampled nodes of a node
+    graph dataset (at each graph's root where it has one) or on sampled test nodes of a node
     dataset. Arguments: ``hops`` (the last hop ``H`` of the profile) and ``nodes`` (output nodes
     sampled). Its cell holds ``R`` as a metric and the whole profile as extras; the leaderboard
     shows ``R``, and ``bench plot influence`` draws the profiles.
@@ -19,14 +19,24 @@ from bench_gnn import AnalysisSpec, Column, check_int, hookimpl
 
 
 def influence(trained: Any, args: Mapping[str, Any]) -> dict[str, Any]:
+    import copy
+
+    from torch import Tensor
+
     from bench_gnn.graph.influence import influence_profile
 
     data = trained.data
     level = getattr(data, "level", None)
+    node_attr = "root_mask" if level == "root" else None
+    test_mask = getattr(data, "test_mask", None)
+    if node_attr is None and isinstance(test_mask, Tensor):  # a node task: sample the split's test nodes only
+        mask = test_mask[:, trained.split] if test_mask.dim() == 2 else test_mask
+        data = copy.copy(data)  # the caller's graph keeps its attributes
+        data.influence_candidates = mask.bool()
+        node_attr = "influence_candidates"
     profile = influence_profile(
         trained.model, data, args["hops"], args["nodes"], seed=trained.seed,
-        node_attr="root_mask" if level == "root" else None, split="test",
-        device=trained.device,
+        node_attr=node_attr, split="test", device=trained.device,
     )
     return {"metrics": {"R": profile["R"]}, "extras": profile}
 

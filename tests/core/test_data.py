@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
+import reference_stats
 
 from bench_gnn.data.cards import load_card
 from bench_gnn.data.context import DataContext
@@ -72,9 +74,12 @@ def test_data_stats_reproduces_published_tolokers_homophily(bench_main, data_dir
     code, out, _ = bench_main("data", "stats", "tolokers", "--data-dir", str(data_dir))
     assert code == 0
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[2:] if line.strip()}
-    assert rows["edge_homophily"][0] == "0.595" and rows["adjusted_homophily"][0] == "0.093"
-    assert rows["label_informativeness"][0] == "0.007"
-    assert rows["nodes"][0] == "11758" and rows["edges"][0] == "519000"
+    with np.load(data_dir / "heterophilous" / "tolokers" / "raw" / "tolokers.npz") as raw:
+        reference = reference_stats.platonov_measures(raw["edges"], raw["node_labels"])
+        nodes, edges = len(raw["node_labels"]), len(raw["edges"])
+    shown = [rows[k][0] for k in ("edge_homophily", "adjusted_homophily", "label_informativeness")]
+    assert shown == [f"{v:.3f}" for v in reference] == ["0.595", "0.093", "0.007"]  # the published values
+    assert (rows["nodes"][0], rows["edges"][0]) == (str(nodes), str(edges)) == ("11758", "519000")
 
 
 def test_data_stats_shows_duplicates_that_filtering_removed(bench_main, data_dir):
@@ -84,9 +89,15 @@ def test_data_stats_shows_duplicates_that_filtering_removed(bench_main, data_dir
         rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[2:] if line.strip()}
         return int(rows["neighbour_duplicate_nodes"]), int(rows["full_duplicate_nodes"])
 
-    assert duplicates("chameleon") == (1300, 185)
-    assert duplicates("chameleon-filtered") == (46, 15)
-    assert duplicates("squirrel")[0] == 2581 and duplicates("squirrel-filtered") == (19, 0)
+    def reference(name):
+        with np.load(data_dir / "heterophilous" / name / "raw" / f"{name}.npz") as raw:
+            counts = reference_stats.duplicate_counts(raw["node_features"], raw["edges"])
+        return counts[2], counts[4]  # neighbour-set nodes, full-duplicate nodes
+
+    assert duplicates("chameleon") == reference("chameleon") == (1300, 185)  # README: 1,300 of 2,277
+    assert duplicates("chameleon-filtered") == reference("chameleon_filtered") == (46, 15)  # README: 46 of 890
+    assert duplicates("squirrel") == reference("squirrel") and duplicates("squirrel")[0] == 2581
+    assert duplicates("squirrel-filtered") == reference("squirrel_filtered") == (19, 0)
 
 
 def test_data_verify(bench_main, data_dir, tmp_path):

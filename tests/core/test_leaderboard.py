@@ -19,14 +19,15 @@ def suite(plugins):
     return load_suite(plugins, "heterophily")[0]
 
 
-def record(model, dataset, split, val, test, layers=1, status="ok", variant="full", metric="roc_auc"):
+def record(model, dataset, split, val, test, layers=1, status="ok", variant="full", metric="roc_auc", higher=True,
+           scale=100.0, suite="heterophily"):
     identity = {
-        "suite": "heterophily", "suite_version": "1", "protocol": "node-full-batch", "protocol_args": {},
+        "suite": suite, "suite_version": "1", "protocol": "node-full-batch", "protocol_args": {},
         "max_params": None, "dataset": dataset, "dataset_files": {}, "dataset_plugin": ["bench-gnn", "0"],
         "model": model, "model_plugin": ["bench-gnn", "0"], "hparams": {"num_layers": layers},
         "grid_keys": ["num_layers"], "metric": metric, "split": split, "seed": split,
     }
-    results = {"status": status, "higher_is_better": True, "metric_scale": 100.0}
+    results = {"status": status, "higher_is_better": higher, "metric_scale": scale}
     if status == "ok":
         results.update(metrics={"train": 1.0, "val": val, "test": test}, num_params=1000 * layers,
                        seconds_per_step=0.01, best_step=10, extras={})
@@ -63,6 +64,55 @@ def test_ranks_missing_and_failed_cells(suite):
     assert board.average_rank["GCN"] == (1.0, 1)
     text = render(suite, records)
     assert "FAILED" in text and "OutOfMemory" in text and "—" in text
+
+
+def test_lower_is_better_metric_ranks_the_smallest_first(plugins):
+    """MAE (higher_is_better=False): the configuration with the lowest validation MAE is chosen, and the model with
+    the lowest test MAE ranks first."""
+    suite = load_suite(plugins, "gnn-longrange")[0]
+
+    def mae(model, seed, val, test, layers=1):
+        return record(model, "peptides-struct", seed, val, test, layers=layers, metric="mae", higher=False,
+                      scale=1.0, suite="gnn-longrange")
+
+    records = [mae("GINE", s, val=0.30, test=0.30) for s in range(3)]
+    records += [mae("GPS", s, val=0.20, test=0.20 + s / 1000) for s in range(3)]
+    records += [mae("GPS", s, val=0.40, test=0.10, layers=2) for s in range(3)]  # worse val: never chosen
+    records += [mae("LRGB-GCN", s, val=0.25, test=0.25) for s in range(3)]
+    (board,) = build_boards(suite, records)
+    cells = {c.model: c for c in board.cells if c.dataset == "peptides-struct"}
+    assert cells["GPS"].selected.startswith("num_layers=1") and cells["GPS"].mean == pytest.approx(0.201)
+    assert (cells["GPS"].rank, cells["LRGB-GCN"].rank, cells["GINE"].rank) == (1.0, 2.0, 3.0)
+    assert cells["GPS"].vs_best == "best" and cells["GINE"].vs_best == "<"
+    assert board.average_rank["GPS"] == (1.0, 1) and board.average_rank["GINE"] == (3.0, 1)
+
+
+# (published mean, published std, test score, within): 2 std = 1.25 > 1 point in the first rows, 2 std = 0.5 < 1
+# point in the last ones. Published and test scores are binary fractions, so Δ at the boundary is exact.
+WITHIN = [
+    (80.0, 0.625, 0.8125, True),   # Δ = 1.25 = 2 std: on the boundary
+    (80.0, 0.625, 0.8120, True),   # Δ = 1.20: just inside
+    (80.0, 0.625, 0.8130, False),  # Δ = 1.30: just outside
+    (80.0, 0.625, 0.7880, True),   # Δ = -1.20
+    (80.0, 0.625, 0.7870, False),  # Δ = -1.30
+    (80.25, 0.25, 0.8125, True),   # Δ = 1.00 = 1 point: on the boundary
+    (80.25, 0.25, 0.8120, True),   # Δ = 0.95
+    (80.25, 0.25, 0.8130, False),  # Δ = 1.05, more than 2 std and more than 1 point
+    (80.25, 0.25, 0.7930, True),   # Δ = -0.95
+    (80.25, 0.25, 0.7920, False),  # Δ = -1.05
+]
+
+
+@pytest.mark.parametrize("published,std,test,within", WITHIN)
+def test_within_is_abs_delta_at_most_two_published_std_or_one_point(plugins, published, std, test, within):
+    suite = load_suite(plugins, "heterophily", [f"reference.scores.GCN.tolokers=[{published},{std}]"])[0]
+    (board,) = build_boards(suite, [record("GCN", "tolokers", 0, 0.8, test)])
+    cell = next(c for c in board.cells if c.model == "GCN" and c.dataset == "tolokers")
+    assert cell.delta == pytest.approx(100 * test - published, abs=1e-9)
+    assert cell.agrees is within
+    row = next(r for r in csv.DictReader(io.StringIO(render(suite, [record("GCN", "tolokers", 0, 0.8, test)], "csv")))
+               if r["model"] == "GCN" and r["dataset"] == "tolokers")
+    assert row["within"] == ("yes" if within else "no")
 
 
 def test_variants_are_never_mixed(suite):

@@ -4,6 +4,7 @@ datasets are held one at a time; bad protocol arguments stop a run before any jo
 from __future__ import annotations
 
 import json
+import os
 import types
 import weakref
 
@@ -106,23 +107,35 @@ def test_record_carries_what_a_reviewer_needs(tmp_path, plugins):
     (record,) = _records(tmp_path / "r" / "t")
     assert bench_record.problem(record) is None and bench_record.key_problem(record) is None
     identity, provenance, results = record["identity"], record["provenance"], record["results"]
+    assert (identity["suite"], identity["suite_version"], identity["protocol"]) == ("t", "1", "node-full-batch")
+    assert (identity["model"], identity["dataset"], identity["metric"]) == ("GCN", "csbm-mixed", "accuracy")
+    assert (identity["split"], identity["seed"], identity["max_params"]) == (0, 0, None)
+    # the suite's steps and lr over the protocol's defaults (README: "all its arguments")
     assert identity["protocol_args"] == {"steps": 5, "lr": 0.01, "weight_decay": 0.0, "eval_every": 1,
-                                        "analyses": {}} and identity["hparams"]["hidden"] == 8
+                                         "analyses": {}}
+    # the model's documented defaults (bench_gnn.plugins.node_models) with the suite's hidden over them
+    assert identity["hparams"] == {"hidden": 8, "num_layers": 1, "dropout": 0.2, "heads": 8,
+                                   "hidden_dim_multiplier": 1}
+    assert identity["grid_keys"] == [] and identity["dataset_files"] == {}  # generated: no raw files
     assert identity["model_plugin"] == identity["dataset_plugin"] == ["bench-gnn", bench_gnn.__version__]
-    assert (identity["split"], identity["seed"], identity["suite_version"]) == (0, 0, "1")
     assert set(results["metrics"]) == {"train", "val", "test"} and results["peak_memory_bytes"] > 0
-    assert results["wall_seconds"] >= results["train_seconds"] > 0 and results["steps"] == 5
+    assert all(0.0 <= v <= 1.0 for v in results["metrics"].values())
+    assert results["status"] == "ok" and results["steps"] == 5 and 1 <= results["best_step"] <= 5
+    assert (results["higher_is_better"], results["metric_scale"]) == (True, 100.0)
+    assert results["wall_seconds"] >= results["train_seconds"] > 0
+    assert results["seconds_per_step"] == pytest.approx(results["train_seconds"] / 5)
+    # GCN, hidden 8, one layer, on 16 features and 3 classes, counted by hand:
+    # W_in 16*8+8; LayerNorm 2*8; feed-forward 2 * (8*8+8); output LayerNorm 2*8 and W_out 8*3+3
+    assert results["num_params"] == 136 + 16 + 144 + 16 + 27
     assert provenance["bench"] == bench_gnn.__version__ and provenance["device"].startswith("cpu (")
     assert provenance["git"] is not None and len(provenance["git"]["commit"]) == 40  # run from this checkout
     assert provenance["versions"]["torch"].split("+")[0] == torch.__version__.split("+")[0]
     assert provenance["plugins"]["bench-gnn"] == bench_gnn.__version__
-    assert record["variant"] == "full" and record["scheduling"]["own_share"] is True
-    assert results["num_params"] == sum(
-        p.numel() for p in
-        plugins.models.get("GCN").spec.build(
-            bench_gnn.TaskInfo("node", 16, 3), {**plugins.models.get("GCN").spec.defaults, "hidden": 8}
-        ).parameters()
-    )
+    assert provenance["model_entry_point"] and "node" in provenance["model_entry_point"]
+    assert record["variant"] == "full"
+    scheduling = record["scheduling"]
+    assert scheduling["own_share"] is True and scheduling["shard"] is None and scheduling["launcher"] is None
+    assert scheduling["pid"] == os.getpid() and scheduling["worker"] == f"{scheduling['host']}:{os.getpid()}"
 
 
 # --- datasets by need --------------------------------------------------------------------------

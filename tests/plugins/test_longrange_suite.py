@@ -10,7 +10,7 @@ import pytest
 
 from bench_gnn.cli import main
 
-LABEL_FREQUENCY_AP = 0.1647  # AP of constant train-label-frequency scores on the test split
+LABEL_FREQUENCY_AP = 0.1647  # AP of constant train-label-frequency scores on the test split (computed below)
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +50,17 @@ def test_reduced_run_learns_and_records_influence(longrange_run):
     assert peptides["variant"].startswith("reduced: ") and "epochs=2" in peptides["variant"]
     assert peptides["results"]["metrics"]["test"] > LABEL_FREQUENCY_AP + 0.03
     assert peptides["results"]["num_params"] < 500_000 and peptides["results"]["extras"]["resident"] is True
-    for record in records.values():
+    layers = {"LRGB-GCN": 3, "DRew-GCN": 5}
+    for (model, dataset), record in records.items():
         cell = record["results"]["cells"]["influence"]
         assert cell["kind"] == "analysis" and cell["status"] == "ok"
         influence = cell["extras"]
-        assert influence["I"][0] == pytest.approx(1.0) and influence["R"] >= 0.0
-        assert cell["metrics"]["R"] == influence["R"]
+        hops = 10 if dataset == "peptides-func" else 5  # the suite's influence hops per dataset
+        assert (influence["nodes"], influence["max_hops"], len(influence["I"])) == (4, hops, hops + 1)  # as asked
+        # k message-passing layers reach k hops: no influence beyond, and R (a mean hop distance) at most k
+        assert influence["I_beyond"] == 0.0 and influence["I_unreachable"] == 0.0
+        assert 0.0 < influence["R"] <= layers[model] and cell["metrics"]["R"] == influence["R"]
+        assert record["identity"]["protocol_args"]["analyses"] == {"influence": {"hops": hops, "nodes": 4}}
     # DRew reaches 5 hops with 5 layers; a 3-layer GCN has no influence beyond hop 3.
     profile = {model: records[(model, "ring-transfer")]["results"]["cells"]["influence"]["extras"]["I"]
                for model in ("LRGB-GCN", "DRew-GCN")}
@@ -70,6 +75,26 @@ def test_influence_plot_from_the_records(longrange_run, bench_main, tmp_path):
                                 "--out", str(png))
     assert code == 0, err
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
+
+
+def test_label_frequency_ap_of_peptides_func_is_what_the_labels_give(data_dir, peptides_cache):
+    """The baseline the reduced run is held against (README: 0.165), recomputed with sklearn from the test labels:
+    per task, every test graph scores the task's train-label frequency; AP is the mean over the ten tasks."""
+    import numpy as np
+    import torch
+    from sklearn.metrics import average_precision_score
+
+    from bench_gnn.plugin_manager import load_plugins
+    from bench_gnn.runner import RunOptions, load_dataset
+
+    data = load_dataset(load_plugins(), "peptides-func", RunOptions(torch.device("cpu"), data_dir, peptides_cache))
+    labels = {name: np.stack([data.dataset[int(i)].y.numpy().reshape(-1) for i in data.splits[name]])
+              for name in ("train", "test")}
+    assert labels["train"].shape == (10873, 10) and labels["test"].shape == (2331, 10)  # LRGB's split sizes
+    frequency = labels["train"].mean(0)
+    ap = np.mean([average_precision_score(labels["test"][:, t], np.full(len(labels["test"]), frequency[t]))
+                  for t in range(10)])
+    assert ap == pytest.approx(LABEL_FREQUENCY_AP, abs=5e-5) and round(ap, 3) == 0.165
 
 
 def test_over_budget_model_is_refused_and_can_be_recorded(bench_main, tmp_path):

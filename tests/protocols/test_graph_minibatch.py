@@ -5,6 +5,8 @@ The protocol does not seed itself: :func:`run` here goes through ``run_seeded``,
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torchmetrics
@@ -193,13 +195,76 @@ def test_node_level_scores_every_node(graphs):
     assert result.metrics["val"] == sum(per_node[i].num_nodes for i in range(160, 200))
 
 
-def test_regression_with_plateau_scheduler(graphs):
+def lr_per_epoch(monkeypatch) -> list[tuple[str, float, float]]:
+    """(optimizer class, lr, weight decay) of every training epoch, read from the optimizer the protocol built."""
+    seen: list[tuple[str, float, float]] = []
+    train_epoch = graph_minibatch._train_epoch
+
+    def spy(model, loader, optimizer, *args):
+        group = optimizer.param_groups[0]
+        seen.append((type(optimizer).__name__, group["lr"], group["weight_decay"]))
+        return train_epoch(model, loader, optimizer, *args)
+
+    monkeypatch.setattr(graph_minibatch, "_train_epoch", spy)
+    return seen
+
+
+def test_adamw_with_linear_warmup_then_cosine_decay_per_epoch(graphs, monkeypatch):
+    """Tönshoff et al. / GraphGPS: epoch e (from 0) trains at lr * max(1e-6, e / w) while e < w, then at
+    lr * (1 + cos(pi (e - w) / (E - w))) / 2."""
+    seen = lr_per_epoch(monkeypatch)
+    run(context(multilabel(graphs), epochs=6, batch_size=64, lr=0.1, warmup_epochs=2, weight_decay=0.01))
+    # hand-computed: warm-up 1e-7, 0.05; cosine over 4 epochs: cos(0), cos(pi/4), cos(pi/2), cos(3 pi/4)
+    half = math.sqrt(2) / 2
+    expected = [1e-7, 0.05, 0.1, 0.05 * (1 + half), 0.05, 0.05 * (1 - half)]
+    assert [name for name, _, _ in seen] == ["AdamW"] * 6
+    assert [lr for _, lr, _ in seen] == pytest.approx(expected, rel=1e-9, abs=1e-15)
+    assert {wd for _, _, wd in seen} == {0.01}
+
+    seen.clear()
+    run(context(multilabel(graphs), epochs=3, batch_size=64, lr=0.1, warmup_epochs=0))
+    assert [lr for _, lr, _ in seen] == pytest.approx([0.1, 0.075, 0.025], rel=1e-9)  # cos(0), cos(pi/3), cos(2pi/3)
+
+
+def test_regression_with_plateau_scheduler(graphs, monkeypatch):
     regression = [Data(x=g.x, edge_index=g.edge_index, y=g.x.mean(0, keepdim=True)[:, :2]) for g in graphs]
     data = GraphTaskData(dataset=regression, splits=splits(len(regression)), out_dim=2, target="regression")
-    mae = MetricSpec(name="mae", factory=lambda c: torchmetrics.MeanAbsoluteError(), higher_is_better=False)
-    result = run(context(data, metric=mae, epochs=3, batch_size=32, scheduler="plateau", eval_every=2))
-    assert result.steps == 3 and result.best_step in (2, 3)
-    assert result.metrics["val"] < 1.0
+    val_curve: list[float] = []
+
+    class RecordedMAE(torchmetrics.MeanAbsoluteError):
+        def compute(self):
+            value = super().compute()
+            if self.role == "val":
+                val_curve.append(float(value))
+            return value
+
+    made = iter(["train", "val", "test"])  # the protocol builds the train, val and test metrics in this order
+
+    def factory(c):
+        metric = RecordedMAE()
+        metric.role = next(made)
+        return metric
+
+    mae = MetricSpec(name="mae", factory=factory, higher_is_better=False)
+    seen = lr_per_epoch(monkeypatch)
+    result = run(context(data, metric=mae, epochs=11, batch_size=32, lr=4.0, scheduler="plateau", eval_every=2,
+                         plateau_patience=1, plateau_factor=0.5, min_lr=0.1))
+    evaluated = [2, 4, 6, 8, 10, 11]  # every second epoch and the last
+    assert result.steps == 11 and len(val_curve) == len(evaluated)
+    best = min(range(len(evaluated)), key=lambda i: (val_curve[i], i))
+    assert result.best_step == evaluated[best] and result.metrics["val"] == val_curve[best]
+    # patience 1: the lr halves after the second evaluation in a row whose val loss (L1, here the MAE) does not
+    # improve by a relative 1e-4 (torch's threshold), never below min_lr
+    lr, lrs, best_loss, bad = 4.0, [], math.inf, 0
+    for epoch in range(1, 12):
+        lrs.append(lr)
+        if epoch in evaluated:
+            loss = val_curve[evaluated.index(epoch)]
+            best_loss, bad = (loss, 0) if loss < best_loss * (1 - 1e-4) else (best_loss, bad + 1)
+            if bad > 1:
+                lr, bad = max(0.1, lr * 0.5), 0
+    assert [v for _, v, _ in seen] == pytest.approx(lrs)
+    assert len(set(lrs)) > 1, "the script should see at least one reduction"
 
 
 def test_bad_arguments_are_rejected(graphs):
