@@ -8,8 +8,6 @@ key; anything else carries a variant label that says what differs.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,14 +15,10 @@ from typing import Any
 from bench_gnn.data.cards import load_card
 from bench_gnn.errors import UsageError, unknown_name
 from bench_gnn.plugin_manager import Plugins
+from bench_gnn.record import config_id_of, content_hash
 from bench_gnn.suite import Suite, grid_points
 
 FULL = "full"
-
-
-def content_hash(value: Any, length: int = 20) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
 @dataclass(frozen=True)
@@ -55,7 +49,7 @@ def _cell_jobs(suite: Suite, plugins: Plugins, dataset: str, model: str, runs: S
     jobs = []
     for point in grid_points(grid):
         hparams = {**base, **point}
-        config_id = content_hash({"model": model, "hparams": hparams}, 12)
+        config_id = config_id_of(model, hparams)
         for split, seed in runs:
             identity = {
                 "suite": suite.name,

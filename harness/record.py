@@ -44,7 +44,12 @@ def content_hash(value: Any, length: int = KEY_LENGTH) -> str:
 
 def config_id(identity: dict[str, Any]) -> str:
     """Which grid point of which model: records of one configuration share it across splits and seeds."""
-    return content_hash({"model": identity["model"], "hparams": identity["hparams"]}, 12)
+    return config_id_of(identity["model"], identity["hparams"])
+
+
+def config_id_of(model: str, hparams: dict[str, Any]) -> str:
+    """The id of one grid configuration of a model: the jobs of its splits or seeds share it."""
+    return content_hash({"model": model, "hparams": hparams}, 12)
 
 
 @functools.lru_cache(maxsize=1)
