@@ -299,3 +299,42 @@ def test_fuzzed_suites_and_overrides_either_run_or_exit_4_never_3_never_hang(tmp
             assert "bench: error:" in err and "Traceback" not in err, context
         codes.append(code)
     assert codes.count(ExitCode.USAGE_ERROR) >= 20 and codes.count(ExitCode.OK) >= 5  # both outcomes reached
+
+
+def test_a_suite_file_over_1_mib_is_refused_and_one_just_under_loads(tmp_path, bench_main):
+    from bench_gnn.api import load_suite
+    from bench_gnn.suite import MAX_SUITE_BYTES
+
+    assert MAX_SUITE_BYTES == 1024 * 1024  # README: "at most 1 MiB"
+    head = yaml.safe_dump({**_smoke(), "name": "padded"}, sort_keys=False) + "notes: "
+    under, over = tmp_path / "under.yaml", tmp_path / "over.yaml"
+    for path, size in ((under, 1024 * 1024), (over, 1024 * 1024 + 1)):
+        path.write_text(head + "x" * (size - len(head) - 1) + "\n")
+        assert path.stat().st_size == size
+    suite, _ = load_suite(load_plugins(), str(under))
+    assert suite.name == "padded"
+    code, _, err = bench_main("run", "--suite", str(over), "--results", str(tmp_path / "results"))
+    assert code == ExitCode.USAGE_ERROR and str(over) in err and "larger than 1024 KiB" in err
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_model_without_a_check_takes_each_hyper_parameter_of_its_defaults_type(tmp_path, bench_main, monkeypatch):
+    from bench_gnn import ModelSpec
+    from bench_gnn.api import load_suite
+    from bench_gnn.errors import ConfigError
+
+    spec = ModelSpec("NoCheck", lambda task, hp: None, defaults={"hidden": 16, "dropout": 0.5, "act": "relu",
+                                                                  "norm": True}, tasks={"node"})
+    plugins = load_plugins(extra=[("nocheck", types.SimpleNamespace(bench_models=hookimpl(lambda: [spec])))])
+    base = {**_smoke(), "models": ["NoCheck"], "hparams": {}, "grid": {}}
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump({**base, "grid": {"hidden": [8, 32], "dropout": [0, 0.1]}}))
+    suite, _ = load_suite(plugins, str(good))  # an int where the default is a float is a number: accepted
+    assert suite.models["NoCheck"]["grid"] == {"hidden": [8, 32], "dropout": [0, 0.1]}
+    for key, value in (("hidden", "wide"), ("hidden", 2.5), ("dropout", "high"), ("act", 3), ("norm", "maybe")):
+        bad = tmp_path / f"bad-{key}.yaml"
+        bad.write_text(yaml.safe_dump({**base, "models": {"NoCheck": {"hparams": {key: value}}}}))
+        with pytest.raises(ConfigError) as info:
+            load_suite(plugins, str(bad))
+        message = str(info.value)
+        assert str(bad) in message and "NoCheck" in message and key in message, message
