@@ -211,3 +211,81 @@ def test_cuda_batches_equal_dataloader(graphs):
     got = resident.batch(ids)
     assert got.x.is_cuda and got.ptr.is_cuda
     assert_same_batch(got.cpu(), Batch.from_data_list([graphs[int(i)] for i in ids]))
+
+
+def _free_memory(monkeypatch, free: int) -> None:
+    """Report ``free`` bytes of free device memory and treat the CPU as such a device: this machine may lack CUDA,
+    so ``graph_loaders`` consults the real :func:`fits_on_device` as it would for a GPU with that much free."""
+    from bench_gnn.graph import batching
+
+    real = batching.fits_on_device
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free, 8 * free + 1))
+    monkeypatch.setattr(batching, "fits_on_device", lambda nbytes, device, fraction: real(nbytes, "cuda", fraction))
+
+
+def test_fits_on_device_is_half_the_free_memory(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (1000, 4000))
+    assert fits_on_device(500, "cuda") and not fits_on_device(501, "cuda")
+
+
+def test_dataloader_fallback_when_data_exceeds_half_free_memory(graphs, monkeypatch):
+    nbytes = ResidentGraphs(graphs).nbytes
+    splits = {"train": torch.arange(200), "val": torch.arange(200, 300)}
+
+    def epoch(free: int):
+        _free_memory(monkeypatch, free)
+        loaders, resident = graph_loaders(graphs, splits, 32, "cpu", shuffle={"train"},
+                                          generators={"train": torch.Generator().manual_seed(3)})
+        return resident, loaders, [b for name in splits for b in loaders[name]]
+
+    fits, fits_loaders, fits_batches = epoch(2 * nbytes)
+    small, small_loaders, small_batches = epoch(2 * nbytes - 2)
+    assert fits and isinstance(fits_loaders["train"], ResidentLoader)
+    assert not small and isinstance(small_loaders["train"], DeviceLoader)
+    assert len(small_batches) == len(fits_batches) == 7 + 4
+    for got, want in zip(small_batches, fits_batches, strict=True):
+        assert_same_batch(got, want)
+
+
+def test_graph_protocol_falls_back_to_dataloader_with_the_same_results(monkeypatch):
+    from torch_geometric.nn import GCNConv, global_mean_pool
+    from torchmetrics.classification import MultilabelAveragePrecision
+
+    from bench_gnn.plugin_manager import load_plugins
+    from bench_gnn.plugins import graph_minibatch
+    from bench_gnn.protocols.base import ProtocolContext, run_seeded
+    from bench_gnn.specs import GraphTaskData, MetricSpec, ModelSpec
+
+    class Net(torch.nn.Module):
+        def __init__(self, task, hidden):
+            super().__init__()
+            self.conv, self.head = GCNConv(task.in_dim, hidden), torch.nn.Linear(hidden, task.out_dim)
+
+        def forward(self, data):
+            h = self.conv(data.x.float(), data.edge_index).relu()
+            return self.head(global_mean_pool(h, data.batch, size=data.num_graphs))
+
+    gen = torch.Generator().manual_seed(0)
+    data_list = []
+    for _ in range(120):
+        n = int(torch.randint(4, 9, (1,), generator=gen))
+        x = torch.randn(n, 4, generator=gen)
+        data_list.append(Data(x=x, edge_index=torch.randint(0, n, (2, 2 * n), generator=gen),
+                              y=(x.mean(0)[:3] > 0).float().view(1, 3)))
+    splits = {"train": torch.arange(80), "val": torch.arange(80, 100), "test": torch.arange(100, 120)}
+    data = GraphTaskData(dataset=data_list, out_dim=3, target="multilabel", splits=splits)
+    spec = load_plugins().protocols.get("graph-minibatch").spec
+    model = ModelSpec(name="t-gcn", build=lambda task, hp: Net(task, hp["hidden"]), tasks={"graph"})
+    metric = MetricSpec(name="ap", factory=lambda c: MultilabelAveragePrecision(num_labels=c))
+
+    def run(free: int):
+        _free_memory(monkeypatch, free)
+        args = spec.resolve({"epochs": 3, "batch_size": 16, "lr": 1e-2, "warmup_epochs": 1})  # resident: "auto"
+        ctx = ProtocolContext(data=data, model=model, hparams={"hidden": 16}, args=args, metric=metric, split=0,
+                              seed=0, device=torch.device("cpu"))
+        return run_seeded(graph_minibatch.run, ctx)
+
+    nbytes = ResidentGraphs(data_list).nbytes
+    resident, fallback = run(2 * nbytes), run(nbytes)
+    assert resident.extras["resident"] is True and fallback.extras["resident"] is False
+    assert fallback.metrics == resident.metrics and fallback.best_step == resident.best_step
