@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import failing_plugin
 import numpy as np
 import record_builders
 from scipy import stats
@@ -61,29 +62,8 @@ def test_leaderboard_render_merges_record_folders_in_every_format(bench_main, tm
         assert f"| {mean:.2f} ± {std:.2f} |" in by_model[model]
 
 
-BOOM_PLUGIN = '''
-from bench_gnn import ModelSpec, hookimpl
-
-
-def _boom(task, hp):
-    raise RuntimeError("Boom model cannot be built")
-
-
-@hookimpl
-def bench_models():
-    return [ModelSpec("Boom", _boom, defaults={}, description="always fails (test plugin)")]
-'''
-
-
 def test_fail_fast_stops_after_the_first_failed_job(tmp_path):
-    site = tmp_path / "site"
-    (site / "boomplug-0.1.dist-info").mkdir(parents=True)
-    (site / "boomplug-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: boomplug\nVersion: 0.1\n")
-    (site / "boomplug-0.1.dist-info" / "entry_points.txt").write_text("[bench]\nboomplug = boomplug\n")
-    (site / "boomplug.py").write_text(BOOM_PLUGIN)
-    suite = tmp_path / "failing.yaml"
-    suite.write_text("name: failing\nversion: 1\ntask: node\nprotocol: node-full-batch\nprotocol_args: {steps: 1}\n"
-                     "splits: 3\ndatasets: [csbm-homophilous]\nmodels: [Boom]\n")
+    site, suite = failing_plugin.install(tmp_path, splits=3)
     r = subprocess.run([str(BENCH), "run", "--suite", str(suite), "--results", str(tmp_path / "r"), "--fail-fast",
                         "--no-leaderboard"], capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL,
                        env={**os.environ, "PYTHONPATH": str(site)})

@@ -4,31 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import failing_plugin
+
 BENCH = Path(sys.executable).parent / "bench"
-
-BOOM_PLUGIN = '''
-from bench_gnn import ModelSpec, hookimpl
-
-
-def _boom(task, hp):
-    raise RuntimeError("Boom model cannot be built")
-
-
-@hookimpl
-def bench_models():
-    return [ModelSpec("Boom", _boom, defaults={}, description="always fails (test plugin)")]
-'''
-
-FAILING_SUITE = """name: failing
-version: 1
-task: node
-protocol: node-full-batch
-protocol_args: {steps: 1}
-splits: 1
-datasets: [csbm-homophilous]
-models: [Boom]
-"""
-
 
 def _dist(site: Path, name: str, entry: str) -> None:
     info = site / f"{name}-0.1.dist-info"
@@ -58,12 +36,7 @@ def test_exit_0_ok_and_4_usage_error_with_did_you_mean(tmp_path):
 
 
 def test_exit_1_jobs_failed_and_the_record_says_why(tmp_path):
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "boomplug.py").write_text(BOOM_PLUGIN)
-    _dist(site, "boomplug", "boomplug")
-    suite = tmp_path / "failing.yaml"
-    suite.write_text(FAILING_SUITE)
+    site, suite = failing_plugin.install(tmp_path)
     r = _bench("run", "--suite", suite, "--results", tmp_path / "r", "--no-leaderboard",
                env={"PYTHONPATH": str(site)})
     assert r.returncode == 1, r.stderr
