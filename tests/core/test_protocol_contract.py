@@ -166,6 +166,16 @@ def test_the_core_names_no_protocol_and_no_analysis_column():
         assert "R" not in strings, path
 
 
+def test_the_core_names_no_built_in_model_dataset_or_suite(plugins):
+    """README: bench's own plugins are registered exactly as a third party's, and the core names none of them."""
+    names = {*plugins.models.names(), *plugins.datasets.names(), *plugins.suites.names()}
+    assert {"GCN", "minesweeper", "smoke", "peptides-func", "GATS-GCN"} <= names
+    paths = [p for p in (ROOT / "harness").rglob("*.py") if "graph" not in p.relative_to(ROOT / "harness").parts]
+    for path in paths:
+        named = names & set(_code_strings(path))
+        assert not named, (path, sorted(named))
+
+
 def test_committed_records_carry_every_protocol_default():
     plugins = load_plugins()
     for path in (ROOT / "leaderboards" / "records").glob("*/*.json"):
