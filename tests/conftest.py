@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
+from snapshots import snapshot
 
 # Two pytest-xdist workers on a 2-core machine: one intra-op thread each. More threads per
 # process oversubscribe the cores and make small graphs 10x slower.
@@ -77,11 +79,16 @@ def bench_main(capsys):
     return run
 
 
+PEPTIDES_SNAPSHOTS = "data-folder-snapshots.json"
+
+
 @pytest.fixture(scope="session")
 def peptides_cache(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cache folder holding processed Peptides-func (about 26 s of CPU), built once per test run.
 
-    pytest-xdist workers of one run share it under a lock: the first processes, the others reload.
+    pytest-xdist workers of one run share it under a lock: the first processes, the others reload. The
+    processing worker snapshots the data folder's Peptides-func files before and after, into
+    ``PEPTIDES_SNAPSHOTS`` in the cache (the promise that processing never writes into the data folder).
     """
     import fcntl
 
@@ -91,9 +98,14 @@ def peptides_cache(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     cache = shared / "peptides-cache"
+    report = cache / PEPTIDES_SNAPSHOTS
+    raw = data_dir / "lrgb" / "peptides-functional"
     with open(shared / "peptides-cache.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        load_dataset(load_plugins(), "peptides-func", RunOptions(torch.device("cpu"), data_dir, cache))
+        if not report.exists():  # this worker processes: record the data folder before and after
+            before = snapshot(raw)
+            load_dataset(load_plugins(), "peptides-func", RunOptions(torch.device("cpu"), data_dir, cache))
+            report.write_text(json.dumps({"before": before, "after": snapshot(raw)}))
     return cache
 
 

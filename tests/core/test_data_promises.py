@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from snapshots import snapshot
 
 from bench_gnn.data.cards import Card, CardFile
 from bench_gnn.data.context import DataContext
@@ -105,20 +107,13 @@ def test_nothing_prompts_with_stdin_held_open(data_dir, tmp_path):
     assert "peptidesstruct.zip' is missing" in run.stdout + run.stderr
 
 
-def _snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
-    return {
-        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
-        for p in sorted(root.rglob("*")) if p.is_file()
-    } | {str(p.relative_to(root)) + "/": (0, 0, "") for p in root.rglob("*") if p.is_dir()}
-
-
 def test_data_folder_is_left_unchanged_and_cache_gets_the_files(data_dir, bench_main, isolated_cache, tmp_path):
     copy = tmp_path / "datasets"
     shutil.copytree(data_dir / "heterophilous" / "minesweeper", copy / "heterophilous" / "minesweeper")
-    before = _snapshot(copy)
+    before = snapshot(copy)
     code, out, err = bench_main("data", "stats", "minesweeper", "--data-dir", str(copy), "--offline")
     assert code == 0, err
-    assert _snapshot(copy) == before
+    assert snapshot(copy) == before
     cached = isolated_cache / "raw" / MINESWEEPER
     assert cached.read_bytes() == (copy / MINESWEEPER).read_bytes()
 
@@ -133,21 +128,19 @@ def test_default_cache_is_home_cache_bench(data_dir, bench_main, monkeypatch, tm
     assert os.listdir(tmp_path / "home") == [".cache"]
 
 
-@pytest.mark.slow
-def test_processing_leaves_the_data_folder_unchanged_and_writes_to_the_cache(data_dir, plugins, tmp_path):
-    """Peptides-func is processed into a packed file (about 30 s): that file goes to the cache, never the data dir."""
+def test_processing_leaves_the_data_folder_unchanged_and_writes_to_the_cache(data_dir, plugins, peptides_cache):
+    """Peptides-func is processed once per test run (the session's ``peptides_cache``, about 30 s), from the real
+    data folder: the worker that processed it snapshotted that folder before and after."""
     import torch
 
     from bench_gnn.runner import RunOptions, load_dataset
 
-    copy = tmp_path / "datasets"
-    shutil.copytree(data_dir / "lrgb" / "peptides-functional", copy / "lrgb" / "peptides-functional")
-    for path in copy.rglob("*"):
-        path.chmod(0o555 if path.is_dir() else 0o444)  # read-only, as the shared folder is
-    before = _snapshot(copy)
-    cache = tmp_path / "cache"
-    data = load_dataset(plugins, "peptides-func", RunOptions(torch.device("cpu"), copy, cache, allow_download=False))
-    assert len(data.dataset) == 15535  # the card's graph count
-    assert _snapshot(copy) == before
-    processed = [p for p in (cache / "processed" / "peptides-func").rglob("*") if p.is_file()]
+    report = json.loads((peptides_cache / "data-folder-snapshots.json").read_text())
+    raw = data_dir / "lrgb" / "peptides-functional"
+    assert len([p for p in report["before"] if not p.endswith("/")]) >= 2  # the csv.gz and the split pickle
+    assert report["after"] == report["before"] == snapshot(raw)
+    processed = [p for p in (peptides_cache / "processed" / "peptides-func").rglob("*") if p.is_file()]
     assert processed and all(p.stat().st_size > 0 for p in processed)
+    options = RunOptions(torch.device("cpu"), data_dir, peptides_cache, allow_download=False)
+    assert len(load_dataset(plugins, "peptides-func", options).dataset) == 15535  # the card's graph count
+    assert snapshot(raw) == report["before"]

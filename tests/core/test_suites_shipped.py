@@ -75,3 +75,13 @@ def test_ood_calibration_has_75_runs_per_calibration_cell_and_5_per_ood_cell(job
                                                                         "GATS"}
     detectors = {job.dataset: job.identity["protocol_args"]["detectors"] for job in jobs if job.model == "GNNSafe-GCN"}
     assert {"MSP", "ODIN", "Mahalanobis", "Energy", "GNNSafe", "OE", "Energy-FT", "GNNSafe++"} <= set(detectors["cora"])
+
+
+def test_splits_k_takes_the_first_k_splits_or_seeds_and_stays_full_protocol(plugins):
+    for name, k, field in (("heterophily", 3, "split"), ("gnn-longrange", 2, "seed")):
+        suite, published = load_suite(plugins, name)
+        jobs = expand(suite, plugins, models=["GCN" if name == "heterophily" else "LRGB-GCN"], max_runs=k,
+                      published=published)
+        assert {getattr(job, field) for job in jobs} == set(range(k)), name
+        assert set(_cells(jobs).values()) == {k * (5 if name == "heterophily" else 1)}, name
+        assert all(job.variant == "full" for job in jobs), name  # fewer splits is not a reduced protocol
