@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import math
 from importlib import resources
 from typing import Any
 
@@ -151,15 +150,6 @@ def key_problem(record: dict[str, Any]) -> str | None:
     if record["key"] != expected:
         return f"key {record['key']} is not the hash of the record's identity ({expected}): the identity was edited"
     return None
-
-
-def finite_metrics(record: dict[str, Any]) -> str | None:
-    """An ``ok`` record whose metrics are NaN or infinite."""
-    results = record["results"]
-    if results["status"] != "ok":
-        return None
-    bad = [k for k, v in (results.get("metrics") or {}).items() if v is not None and not math.isfinite(v)]
-    return f"results.metrics: {', '.join(sorted(bad))} not finite" if bad else None
 
 
 def _short(message: str, limit: int = 200) -> str:

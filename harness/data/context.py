@@ -90,7 +90,8 @@ class DataContext:
             problem = self._unverifiable(entry.path, entry)
             if problem:
                 missing[entry.path] = problem
-            elif (self.cache_dir / "raw" / entry.path).exists():
+                continue
+            if (self.cache_dir / "raw" / entry.path).exists():
                 continue
             if self.data_dir is not None and (self.data_dir / entry.path).exists():
                 continue

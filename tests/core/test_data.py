@@ -113,3 +113,52 @@ def test_verify_never_calls_a_downloaded_dataset_generated(bench_main, name):
     assert code == ExitCode.DATA_ERROR
     assert "NO CHECKSUM" in out and "https://" in out and "refuses to load it" in out
     assert "generated" not in out
+
+
+def test_a_corrupted_cached_copy_is_replaced_by_the_verified_original(plugins, data_dir, isolated_cache):
+    cached = isolated_cache / "raw" / MINESWEEPER
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"truncated")
+    path = _ctx(plugins, "minesweeper", data_dir, isolated_cache).raw_file(MINESWEEPER)
+    assert path == cached and path.read_bytes() == (data_dir / MINESWEEPER).read_bytes()
+
+
+def test_missing_files_name_each_file_and_what_to_do(tmp_path):
+    from bench_gnn.data.cards import Card, CardFile
+
+    files = (CardFile("a/listed.npz", "0" * 64, 10, None), CardFile("a/unhashed.npz", None, None, "https://x/u"),
+             CardFile("a/online.npz", "1" * 64, 10, "https://x/o"))
+    card = Card("toy", "test", "MIT", "test", files=files)
+    unset = DataContext("toy", card, None, tmp_path / "cache", allow_download=False)
+    assert unset.missing_files() == {
+        "a/listed.npz": "dataset 'toy': raw file 'a/listed.npz' is missing: no data dir is set (use --data-dir or "
+                        "BENCH_DATA_DIR). Place the file at <data dir>/a/listed.npz.",
+        "a/unhashed.npz": "dataset 'toy': raw file 'a/unhashed.npz' (downloaded from https://x/u) has no sha256 on "
+                          "the dataset card, so bench cannot verify it and does not load it (loaders unpickle such "
+                          "files, which can run code). The dataset stays unavailable until a maintainer records the "
+                          "sha256 and size of a trusted copy in its card.",
+        "a/online.npz": "dataset 'toy': raw file 'a/online.npz' is missing: no data dir is set (use --data-dir or "
+                        "BENCH_DATA_DIR). With network access it is downloaded from https://x/o (downloads are "
+                        "disabled: drop --offline); or place the file at <data dir>/a/online.npz.",
+    }
+    online = DataContext("toy", card, tmp_path, tmp_path / "cache", allow_download=True)
+    assert set(online.missing_files()) == {"a/listed.npz", "a/unhashed.npz"}
+    assert "a/listed.npz' is missing: " + str(tmp_path / "a" / "listed.npz") + " does not exist" in (
+        online.missing_files()["a/listed.npz"])
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "listed.npz").write_bytes(b"0123456789")
+    assert set(online.missing_files()) == {"a/unhashed.npz"}  # present; its checksum is checked when it loads
+    with pytest.raises(DataError, match=r"raw file 'a/other.npz' is not listed on the dataset card"):
+        online.raw_file("a/other.npz")
+
+
+def test_an_unreachable_download_names_the_url_and_the_offline_fix(tmp_path):
+    from bench_gnn.data.cards import Card, CardFile
+
+    url = "http://127.0.0.1:9/toy.npz"  # the discard port: nothing listens, the connection is refused at once
+    card = Card("toy", "test", "MIT", "test", files=(CardFile("toy.npz", "0" * 64, 10, url),))
+    with pytest.raises(DataError) as err:
+        DataContext("toy", card, None, tmp_path / "cache").raw_file("toy.npz")
+    assert f"dataset 'toy': cannot download {url} (" in str(err.value)
+    assert "Offline? Place the file at <data dir>/toy.npz and pass --data-dir or set BENCH_DATA_DIR." in str(err.value)
+    assert not (tmp_path / "cache" / "raw" / "toy.npz").exists()

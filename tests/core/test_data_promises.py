@@ -96,15 +96,17 @@ def _bench_holding_stdin(*args: str, timeout: int = 90) -> subprocess.CompletedP
 def test_nothing_prompts_with_stdin_held_open(data_dir, tmp_path):
     verify = _bench_holding_stdin("data", "verify", "peptides-func", "--data-dir", str(data_dir))
     assert verify.returncode == 0, verify.stderr
-    # Peptides-struct's files are not in an empty data folder and --offline forbids the download:
-    # PyG's loader must not be reached (it would ask before overwriting), the run reports a data error.
+    # Peptides-struct's archive has no checksum on its card (and is not in an empty data folder, and --offline
+    # forbids the download): PyG's loader must not be reached (it would ask before overwriting), the run
+    # reports a data error.
     empty = tmp_path / "empty"
     empty.mkdir()
     run = _bench_holding_stdin("run", "--suite", "gnn-longrange", "--dataset", "peptides-struct", "--offline",
                                "--splits", "1", "--steps", "1", "--data-dir", str(empty),
                                "--results", str(tmp_path / "results"), "--no-progress")
     assert run.returncode == 5, run.stdout + run.stderr  # ExitCode.DATA_ERROR: nothing ran, the data is missing
-    assert "peptidesstruct.zip' is missing" in run.stdout + run.stderr
+    assert "raw file 'lrgb/peptidesstruct.zip' (downloaded from https://www.dropbox.com/" in run.stderr
+    assert "has no sha256 on the dataset card" in run.stderr
 
 
 def test_data_folder_is_left_unchanged_and_cache_gets_the_files(data_dir, bench_main, isolated_cache, tmp_path):

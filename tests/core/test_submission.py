@@ -191,3 +191,96 @@ def test_a_schema_1_record_is_read_through_one_migration():
     assert bench_record.key_problem(record) is None and record["key"] == old["key"] == "0e4c8347780942ea0056"
     assert record["identity"]["dataset"] == "minesweeper" and record["identity"]["hparams"]["num_layers"] == 2
     assert record["results"]["best_step"] == old["best_step"] == 427
+
+
+
+def test_each_refusal_of_a_submitted_file_names_its_field(runs, plugins, tmp_path):
+    """The refusals the hostile-files test does not reach, each by its exact line."""
+    from bench_gnn.api import load_suite
+    from bench_gnn.submission import validate_files
+
+    suite, _ = load_suite(plugins, "smoke")
+    good = json.loads(runs[0].read_text())
+
+    def case(edit, name: str | None = None) -> Path:
+        record = json.loads(json.dumps(good))
+        edit(record)
+        if name is None:  # a well-named file: the key is the identity's hash, the file is named by the key
+            record["key"] = bench_record.content_hash(record["identity"])
+        path = tmp_path / f"{name or record['key']}.json"
+        path.write_text(json.dumps(record))
+        return path
+
+    folder = tmp_path / "folder.json"
+    folder.mkdir()
+    unknown_schema = case(lambda r: r.update(schema=7), "schema")
+    misnamed = case(lambda r: None, "misnamed")
+    other_suite = case(lambda r: r["identity"].update(suite="heterophily"))
+    other_version = case(lambda r: r["identity"].update(suite_version="99"))
+    unknown_metric = case(lambda r: r["identity"].update(metric="no-such-metric"))
+    not_finite = case(lambda r: r["identity"]["hparams"].update(hidden=3) or r["results"]["metrics"].update(
+        test=float("nan")))
+    below = case(lambda r: r["identity"]["hparams"].update(hidden=5) or r["results"]["metrics"].update(val=-0.25))
+    no_train = case(lambda r: r["identity"]["hparams"].update(hidden=7) or r["results"]["metrics"].update(train=None))
+    paths = [folder, unknown_schema, misnamed, other_suite, other_version, unknown_metric, not_finite, below, no_train]
+    lines = [str(p) for p in validate_files(paths, suite, plugins)]
+    assert lines == [
+        f"{folder}: file: is not a regular file",
+        f"{unknown_schema}: schema: unknown record schema 7; this bench reads schemas 1 and 2",
+        f"{misnamed}: key: the file is named misnamed.json, the record's key is {good['key']}",
+        f"{other_suite}: identity.suite: heterophily v{suite.version} is not smoke v{suite.version}",
+        f"{other_version}: identity.suite: smoke v99 is not smoke v{suite.version}",
+        f"{unknown_metric}: identity.metric: 'no-such-metric' is not an installed metric",
+        f"{not_finite}: results.metrics.test: nan is not finite",
+        f"{below}: results.metrics.val: -0.25 is outside the bounds of accuracy [0.0, 1.0]",
+    ]  # a metric left out (None) is not a problem: no line for no_train
+
+
+def test_an_edited_committed_record_and_a_bad_base_are_refused(repo, bench_main):
+    path = sorted((repo / "leaderboards" / "records" / "smoke").glob("*.json"))[0]
+    path.write_bytes(path.read_bytes() + b"\n")  # still the same record, not the same bytes
+    code, out, _ = bench_main("leaderboard", "validate", "--suite", "smoke", "--base", "HEAD")
+    assert code == ExitCode.INVALID_RECORDS
+    assert f"{path.relative_to(repo)}: file: was edited (it differs from HEAD); a submission adds records, it " \
+           "never changes them" in out
+    code, _, err = bench_main("leaderboard", "diff", "--suite", "smoke", "--base", "no-such-ref")
+    assert code == ExitCode.USAGE_ERROR and "git ls-tree -r failed in" in err
+    assert "is --base a commit of this repository?" in err
+    code, _, err = bench_main("leaderboard", "diff", "--suite", "smoke")
+    assert code == ExitCode.USAGE_ERROR and "needs --base GIT_REF" in err
+
+
+def test_diff_leaves_out_an_unreadable_committed_record(repo, bench_main):
+    from bench_gnn.submission import records_at
+
+    folder = repo / "leaderboards" / "records" / "smoke"
+    committed = records_at(folder, "HEAD")
+    (folder / "broken.json").write_text("{not json")
+    (folder / "future.json").write_text(json.dumps({"schema": 9}))
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "unreadable records")
+    assert sorted(r["key"] for r in records_at(folder, "HEAD")) == sorted(r["key"] for r in committed)
+    assert len(committed) == 2
+
+
+def test_validate_and_diff_outside_a_leaderboard_repository(tmp_path, monkeypatch, bench_main):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = bench_main("leaderboard", "validate", "--suite", "smoke")
+    assert code == ExitCode.OK and "smoke: 0 record file(s) valid" in err
+    code, _, err = bench_main("leaderboard", "diff", "--suite", "smoke", "--base", "HEAD")
+    folder = Path("leaderboards") / "records" / "smoke"
+    assert code == ExitCode.USAGE_ERROR
+    assert f"{folder} does not exist; run from the repository that holds the committed records" in err
+
+
+def test_a_grid_key_that_is_no_hyper_parameter_and_a_forged_key_are_named(runs):
+    record = json.loads(runs[0].read_text())
+    record["identity"]["grid_keys"] = ["hidden", "momentum"]
+    assert bench_record.problem(record) == "identity.grid_keys: ['momentum'] are not in identity.hparams"
+    record = json.loads(runs[0].read_text())
+    key = record["key"]
+    record["identity"]["seed"] += 1
+    expected = bench_record.content_hash(record["identity"])
+    assert expected != key and bench_record.problem(record) is None
+    assert bench_record.key_problem(record) == (f"key {key} is not the hash of the record's identity ({expected}): "
+                                                "the identity was edited")
