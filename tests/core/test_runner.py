@@ -71,7 +71,32 @@ def test_failures_are_isolated_records_and_the_sweep_goes_on(tmp_path):
               if r["results"]["status"] == "failed"}
     assert errors["raise"]["type"] == "RuntimeError" and "model bug on purpose" in errors["raise"]["traceback"]
     assert errors["nan"]["type"] == "NonFiniteLossError" and "loss is nan at step 1" in errors["nan"]["message"]
-    assert errors["oom"]["type"] == "OutOfMemory"
+    assert errors["oom"] == {**errors["oom"], "type": "OutOfMemory",
+                             "message": "CUDA out of memory. Tried to allocate 20.00 GiB; try a smaller model or batch"}
+    assert errors["oom"]["traceback"].startswith("Traceback (most recent call last):")
+
+
+def test_an_error_is_recorded_with_its_type_message_and_the_end_of_its_traceback():
+    from bench_gnn.runner import _describe_error
+
+    def raised(exc):
+        try:
+            raise exc
+        except BaseException as caught:  # noqa: BLE001 - the test hands every kind to the runner's description
+            return _describe_error(caught)
+
+    plain = raised(ValueError("bad hidden size"))
+    assert (plain["type"], plain["message"]) == ("ValueError", "bad hidden size")
+    assert plain["traceback"].startswith("Traceback (most recent call last):\n  File \"")
+    assert plain["traceback"].endswith("ValueError: bad hidden size\n")
+    long = raised(RuntimeError("x" * 20000))
+    assert len(long["traceback"]) == 8000 and long["traceback"].endswith("x" * 7000 + "\n")  # the end is kept
+    hint = "; try a smaller model or batch"
+    assert raised(MemoryError())["type"] == "OutOfMemory" and raised(MemoryError())["message"] == "out of memory" + hint
+    said = raised(RuntimeError("CUDA Out Of Memory (allocator)\nsecond line"))  # no OOM class, the words suffice
+    assert (said["type"], said["message"]) == ("OutOfMemory", "CUDA Out Of Memory (allocator)" + hint)
+    cuda = raised(torch.cuda.OutOfMemoryError("Tried to allocate 2 GiB"))  # the class suffices
+    assert (cuda["type"], cuda["message"]) == ("OutOfMemory", "Tried to allocate 2 GiB" + hint)
 
 
 def test_fail_fast_stops_at_the_first_failure(tmp_path):

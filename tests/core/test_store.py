@@ -11,7 +11,8 @@ import time
 import pytest
 import record_builders
 
-from bench_gnn.store import Store, read_records
+from bench_gnn.errors import DataError, StorageError
+from bench_gnn.store import Store, lock_held, read_records, read_records_from
 
 ARGS = ["run", "--suite", "smoke", "--steps", "40", "--no-progress", "--no-leaderboard", "--device", "cpu"]
 TOTAL = 18
@@ -79,6 +80,55 @@ def test_claim_is_exclusive_across_processes(tmp_path):
 
 
 @pytest.mark.slow
+def test_lock_held_sees_a_claim_without_taking_it_and_never_creates_the_file(tmp_path):
+    store = Store(tmp_path, "s")
+    assert not lock_held(store.folder, "job") and not (store.folder / "job.lock").exists()
+    with store.claim("job") as mine:  # flock is per open file: this process's claim is held against lock_held
+        assert mine and lock_held(store.folder, "job")
+        assert lock_held(store.folder, "job")  # the probe took nothing: the claim still holds
+        with store.claim("job") as again:
+            assert not again
+    assert (store.folder / "job.lock").exists() and not lock_held(store.folder, "job")
+    with store.claim("job") as mine:  # the probe on a free lock released it again
+        assert mine
+
+
+def test_unreadable_and_unwritable_paths_name_the_path_and_the_fix(tmp_path):
+    store = Store(tmp_path, "s")
+    record = record_builders.make()
+    store.path(record["key"]).mkdir()  # a folder where the record file goes
+    with pytest.raises(StorageError) as err:
+        store.write(record)
+    assert str(err.value).startswith(f"cannot write record {store.path(record['key'])}: ")
+    assert str(err.value).endswith("; choose a writable --results folder")
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    with pytest.raises(StorageError) as err:
+        lock_held(not_a_folder, "job")
+    assert str(err.value).startswith(f"cannot read lock file {not_a_folder / 'job.lock'}: ")
+    assert str(err.value).endswith("; check the permissions of the --results folder")
+
+
+def test_merged_folders_keep_one_copy_of_a_record_and_refuse_two_different_ones(tmp_path, capsys):
+    a, b = Store(tmp_path / "a", "s"), Store(tmp_path / "b", "s")
+    one, two = record_builders.make(seed=1), record_builders.make(seed=2)
+    for store in (a, b):
+        store.write(one)
+    b.write(two)
+    incomplete = {**record_builders.make(seed=3), "results": {"status": "ok"}}
+    a.write(incomplete)
+    merged = read_records_from([a.folder, b.folder, a.folder])
+    assert sorted(r["key"] for r in merged) == sorted([one["key"], two["key"]])
+    warning = capsys.readouterr().err
+    assert f"record {a.path(incomplete['key'])} is incomplete" in warning and "skipped" in warning
+    changed = {**two, "results": {**two["results"], "metrics": {**two["results"]["metrics"], "test": 0.25}}}
+    a.write(changed)
+    with pytest.raises(DataError) as err:
+        read_records_from([a.folder, b.folder])
+    assert str(err.value) == (f"records {a.path(two['key'])} and {b.path(two['key'])} have the same key {two['key']} "
+                              "but different contents; keep the one to trust, delete the other and merge again")
+
+
 def test_kill_9_halfway_then_rerun_completes_without_loss_or_duplicates(tmp_path):
     results, total = tmp_path / "results", 6
     slower = (*GCN, "--steps", "300")  # so that the kill lands halfway, not after the last job

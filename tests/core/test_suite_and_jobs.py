@@ -96,3 +96,21 @@ def test_grid_expands_per_model_and_dataset(plugins):
         "heterophilous/minesweeper/raw/minesweeper.npz":
             "e664c8dacf1e8ac466c2c09ed4b237bd2c5541f47a6eae9c6092cb87f16412b3"
     }
+
+
+def test_reference_scores_and_cells_read_in_each_form_a_suite_may_write(plugins):
+    """A bare score, [mean], [mean, null] and [mean, std]: the std is known only in the last form."""
+    forms = {"csbm-homophilous": 0.9, "csbm-mixed": [0.8], "csbm-heterophilous": [0.7, None]}
+    reference = {"scores": {"GCN": {**forms, "csbm-mixed": [0.8, 0.05]}, "SAGE": forms},
+                 "cells": {"csbm-mixed": {"GCN": {"full": {"acc": [0.6, 0.02], "ece": [0.1], "nll": 2,
+                                                           "brier": [0.3, None]}}}}}
+    suite = validate_suite({**_raw(plugins), "reference": reference}, plugins)
+    assert suite.reference_score("GCN", "csbm-mixed") == (0.8, 0.05)
+    assert [suite.reference_score("SAGE", d) for d in forms] == [(0.9, None), (0.8, None), (0.7, None)]
+    assert suite.reference_score("ResNet", "csbm-mixed") is None
+    assert suite.reference_score("GCN", "no-such-dataset") is None
+    assert [suite.reference_cell("csbm-mixed", "GCN", "full", c) for c in ("acc", "ece", "nll", "brier")] == [
+        (0.6, 0.02), (0.1, None), (2.0, None), (0.3, None)]
+    assert suite.reference_cell("csbm-mixed", "GCN", "full", "auroc") is None
+    assert suite.reference_cell("csbm-mixed", "SAGE", "full", "acc") is None
+    assert suite.reference_cell("csbm-homophilous", "GCN", "full", "acc") is None
