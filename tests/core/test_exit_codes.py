@@ -74,10 +74,11 @@ def test_exit_3_internal_error_prints_the_trace_and_asks_for_a_report(tmp_path):
 def test_exit_5_data_error_names_the_missing_file_and_the_fix(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    r = _bench("run", "--suite", "heterophily", "--data-dir", empty, "--offline", "--dataset", "roman-empire",
+    r = _bench("run", "--suite", "heterophily", "--data-dir", empty, "--offline", "--dataset", "minesweeper",
                "--splits", "1", "--steps", "1", "--model", "GCN", "--results", tmp_path / "r")
     assert r.returncode == 5, r.stderr
-    assert "roman_empire.npz" in r.stderr and "drop --offline" in r.stderr
+    assert f"raw file 'heterophilous/minesweeper/raw/minesweeper.npz' is missing: {empty}/heterophilous" in r.stderr
+    assert "drop --offline" in r.stderr
 
 
 def test_exit_6_strict_list_plugins_with_a_broken_plugin(tmp_path):

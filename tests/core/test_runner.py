@@ -208,7 +208,7 @@ def _tiny_plugins():
     module = types.ModuleType("tiny_datasets")
     specs = [DatasetSpec(name, "node", _tiny_load, card=_tiny_card(name)) for name in FEATURES]
     specs.append(DatasetSpec("tiny-missing", "node", _tiny_load,
-                             card=_tiny_card("tiny-missing", [{"path": "tiny/missing.npz", "sha256": None}])))
+                             card=_tiny_card("tiny-missing", [{"path": "tiny/missing.npz", "sha256": "0" * 64}])))
     module.bench_datasets = hookimpl(lambda: specs)
     module.bench_models = hookimpl(lambda: [ModelSpec("Linear", Linear)])
     return load_plugins(extra=[("tiny-datasets", module)])

@@ -222,7 +222,11 @@ def test_each_refusal_of_a_submitted_file_names_its_field(runs, plugins, tmp_pat
         test=float("nan")))
     below = case(lambda r: r["identity"]["hparams"].update(hidden=5) or r["results"]["metrics"].update(val=-0.25))
     no_train = case(lambda r: r["identity"]["hparams"].update(hidden=7) or r["results"]["metrics"].update(train=None))
-    paths = [folder, unknown_schema, misnamed, other_suite, other_version, unknown_metric, not_finite, below, no_train]
+    unknown_dataset = case(lambda r: r["identity"].update(dataset="cora"))  # a real dataset, not one of smoke's
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes(json.dumps({"model": "GCN"}).encode().replace(b"GCN", b"GC\xd1"))
+    paths = [folder, unknown_schema, misnamed, other_suite, other_version, unknown_metric, not_finite, below, no_train,
+             unknown_dataset, latin1]
     lines = [str(p) for p in validate_files(paths, suite, plugins)]
     assert lines == [
         f"{folder}: file: is not a regular file",
@@ -233,6 +237,9 @@ def test_each_refusal_of_a_submitted_file_names_its_field(runs, plugins, tmp_pat
         f"{unknown_metric}: identity.metric: 'no-such-metric' is not an installed metric",
         f"{not_finite}: results.metrics.test: nan is not finite",
         f"{below}: results.metrics.val: -0.25 is outside the bounds of accuracy [0.0, 1.0]",
+        f"{unknown_dataset}: identity.dataset: 'cora' is not a dataset of suite smoke",
+        f"{latin1}: file: is not UTF-8 JSON ('utf-8' codec can't decode byte 0xd1 in position 13: invalid "
+        "continuation byte)",
     ]  # a metric left out (None) is not a problem: no line for no_train
 
 
