@@ -79,7 +79,6 @@ def test_claim_is_exclusive_across_processes(tmp_path):
         assert mine_again
 
 
-@pytest.mark.slow
 def test_lock_held_sees_a_claim_without_taking_it_and_never_creates_the_file(tmp_path):
     store = Store(tmp_path, "s")
     assert not lock_held(store.folder, "job") and not (store.folder / "job.lock").exists()
@@ -129,6 +128,7 @@ def test_merged_folders_keep_one_copy_of_a_record_and_refuse_two_different_ones(
                               "but different contents; keep the one to trust, delete the other and merge again")
 
 
+@pytest.mark.slow
 def test_kill_9_halfway_then_rerun_completes_without_loss_or_duplicates(tmp_path):
     results, total = tmp_path / "results", 6
     slower = (*GCN, "--steps", "300")  # so that the kill lands halfway, not after the last job
