@@ -16,7 +16,7 @@ HEADER = ["#", "section", "promise", "test(s)", "status"]
 STATUSES = ("covered", "partly", "none")
 NODE_ID = re.compile(r"tests/[\w/]+\.py::\w+")
 # Rows whose status is `none` today. Lower it when a row gets its test; the count must never grow.
-NONE_ROWS = 1
+NONE_ROWS = 0
 
 
 def _cells(line: str) -> list[str]:
