@@ -154,7 +154,8 @@ def _parser() -> Parser:
     _sweep_filters(status)
     status.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
                         help="folder of result records (default: ./results)")
-    status.add_argument("--format", default="table", choices=["table", "json"])
+    status.add_argument("--format", default="table", choices=["table", "json"],
+                        help="table: counts per dataset × model with the ETA; json: the same, for scripts")
     status.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="the overrides the sweep was run with")
 
     launch = sub.add_parser(
@@ -183,7 +184,8 @@ def _parser() -> Parser:
 
     lst = sub.add_parser("list", help="list plugins, models, datasets, metrics, suites or launchers")
     lst.add_argument("what", choices=["plugins", "models", "datasets", "metrics", "suites", "launchers", "protocols",
-                                       "calibrators", "detectors", "analyses"])
+                                       "calibrators", "detectors", "analyses"],
+                     help="what to list; `plugins` also names the plugins that failed to load and why")
 
     board = sub.add_parser("leaderboard", help="render, update, check, validate or diff a suite's leaderboard")
     board.add_argument("action", choices=["render", "update", "check", "validate", "diff"],
@@ -196,13 +198,14 @@ def _parser() -> Parser:
     board.add_argument("--base", metavar="GIT_REF",
                        help="diff: compare with the records committed at this git ref; validate: also fail when a "
                             "record committed there was edited or deleted")
-    board.add_argument("--suite", required=True)
+    board.add_argument("--suite", required=True, help="suite name (see `bench list suites`)")
     board.add_argument("--records", type=Path, action="append", metavar="DIR",
                        help="records folder (default: ./results for render, leaderboards/records for update/check); "
                             "repeat to merge folders, e.g. one per machine")
     board.add_argument("--leaderboards", type=Path, default=Path("leaderboards"), metavar="DIR",
                        help="leaderboard folder for update/check/validate/diff (default: ./leaderboards)")
-    board.add_argument("--format", default="markdown", choices=["markdown", "csv", "latex", "html", "json"])
+    board.add_argument("--format", default="markdown", choices=["markdown", "csv", "latex", "html", "json"],
+                       help="render: the table format (default: markdown)")
 
     data = sub.add_parser("data", help="dataset statistics and checksum verification")
     data.add_argument("action", choices=["stats", "verify"],
@@ -214,8 +217,9 @@ def _parser() -> Parser:
     plot.add_argument("what", choices=["influence", "reliability"],
                       help="influence: Jacobian influence against hop distance; reliability: reliability diagrams "
                            "of every backbone × calibrator, on clean and shifted test nodes")
-    plot.add_argument("--suite", required=True)
-    plot.add_argument("--records", type=Path, default=Path("results"), metavar="DIR")
+    plot.add_argument("--suite", required=True, help="suite name (see `bench list suites`)")
+    plot.add_argument("--records", type=Path, default=Path("results"), metavar="DIR",
+                      help="records folder (default: ./results)")
     plot.add_argument("--out", type=Path, metavar="PNG",
                       help="output file (default: <suite>-influence.png or <suite>-reliability.png)")
 
@@ -225,8 +229,8 @@ def _parser() -> Parser:
                     "W&B offline runs (upload them later with `wandb sync`) or TensorBoard event files.\n"
                     "Read-only: records are never changed. Needs the tracker's extra:\n"
                     "pip install 'bench-gnn[wandb]' or 'bench-gnn[tensorboard]'.")
-    export.add_argument("tracker", choices=["wandb", "tensorboard"])
-    export.add_argument("--suite", required=True)
+    export.add_argument("tracker", choices=["wandb", "tensorboard"], help="the tracker to write runs for")
+    export.add_argument("--suite", required=True, help="suite name (see `bench list suites`)")
     export.add_argument("--records", type=Path, action="append", metavar="DIR",
                         help="records folder (default: ./results); repeat to merge folders, e.g. one per machine")
     export.add_argument("--out", type=Path, metavar="DIR", help="where the runs go (default: ./runs/<tracker>)")

@@ -59,3 +59,35 @@ def test_list_commands(bench_main):
                            ("metrics", "roc_auc")):
         code, out, _ = bench_main("list", what)
         assert code == 0 and expected in out
+
+
+def _commands(parser, path=()):
+    """(command path, parser) for the top level and every sub-command, nested ones included."""
+    import argparse
+
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _commands(sub, (*path, name))
+
+
+def test_every_commands_help_lists_each_of_its_options_with_a_description(bench_main):
+    import argparse
+
+    from bench_gnn.cli import _parser
+
+    seen = []
+    for path, parser in _commands(_parser()):
+        code, text, _ = bench_main(*path, "--help") if path else (0, parser.format_help(), "")
+        assert code == 0 and text.startswith(f"usage: bench{''.join(' ' + p for p in path)}"), path
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction) or action.help == argparse.SUPPRESS:
+                continue
+            shown = "{" + ",".join(map(str, action.choices)) + "}" if action.choices else action.dest
+            names = action.option_strings or [action.metavar or shown]
+            assert action.help, (path, names)  # every option says what it does
+            for name in names:
+                assert str(name) in text, (path, name)
+            seen.append((path, names[0]))
+    assert len({p for p, _ in seen}) == 9 and len(seen) >= 80  # bench and its eight commands
