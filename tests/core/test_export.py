@@ -155,6 +155,17 @@ def test_wandb_offline_runs_hold_the_records_config_and_summary(bench_main, reco
         assert summary["cost/seconds_per_step"] == record["results"]["seconds_per_step"]
 
 
+def test_wandb_runs_go_to_the_bench_suite_project_unless_told(bench_main, records_dir, tmp_path, wandb_home):
+    out = tmp_path / "wb"
+    code, stdout, err = bench_main("export", "wandb", "--suite", "smoke", "--records", str(records_dir),
+                                   "--out", str(out))
+    assert code == 0, err
+    runs = [Path(line) for line in stdout.splitlines()]
+    projects = {e.run.project for run in runs for e in wandb_log(next(run.glob("run-*.wandb")))
+                if e.WhichOneof("record_type") == "run"}
+    assert len(runs) == 3 and projects == {"bench-smoke"}
+
+
 @pytest.mark.parametrize("tracker, module", [("tensorboard", "tensorboard"), ("wandb", "wandb")])
 def test_a_missing_tracker_names_the_pip_install(bench_main, records_dir, tmp_path, monkeypatch, tracker, module):
     monkeypatch.setitem(sys.modules, module, None)  # `import <module>` now raises ImportError

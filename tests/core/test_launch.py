@@ -160,6 +160,22 @@ def test_submission_prints_job_ids_and_the_status_command(tmp_path, capsys):
     assert f"bench status --suite smoke --results {tmp_path} --splits 1" in err
 
 
+def test_option_on_the_command_line_reaches_a_third_party_launcher_typed(bench_main, monkeypatch, tmp_path):
+    import bench_gnn.launch
+
+    recorder = Recorder(LaunchResult(exit_codes=(0, 0)))
+    spec = LauncherSpec("rec", launch=recorder, options={"queue": None, "retries": 0, "tag": ()})
+    monkeypatch.setattr(bench_gnn.launch, "plugins_or_warn", lambda strict: _plugins_with(spec))
+    code, _, err = bench_main("launch", "--suite", "smoke", "--workers", "2", "--launcher", "rec", "--results",
+                              str(tmp_path), "--option", "queue=gpu-long", "--option", "retries=3", "--option",
+                              "tag=a=1", "--option", "tag=b")
+    assert code == ExitCode.OK, err
+    (request,) = recorder.requests
+    assert request.options == {"queue": "gpu-long", "retries": 3, "tag": ("a=1", "b")}
+    code, _, err = bench_main("launch", "--suite", "smoke", "--workers", "2", "--launcher", "rec", "--option", "=x")
+    assert code == ExitCode.USAGE_ERROR and "expected KEY=VALUE (a launcher option), got '=x'" in err
+
+
 def test_a_launcher_that_raises_or_misreports_is_a_plugin_error_naming_it(tmp_path):
     def boom(request):
         raise RuntimeError("cannot reach the cluster")

@@ -134,3 +134,17 @@ def _done_keys(results):
                                                (12000, "3 h 20 min")])
 def test_duration(seconds, text):
     assert duration(seconds) == text
+
+
+def test_the_eta_divides_the_pending_work_among_the_running_jobs(tmp_path):
+    from bench_gnn.status import Counts, SweepStatus, eta_line
+
+    status = SweepStatus("s", "1", tmp_path, ["full"], job_seconds=[10.0, 40.0, 20.0, 90.0])  # median 30 s
+    status.cells[("d1", "m")] = Counts(done=2, running=2, pending=5)
+    status.cells[("d2", "m")] = Counts(done=2, failed=1, running=1, pending=4)
+    assert status.eta_seconds == 9 * 30.0 / 3
+    assert eta_line(status) == "ETA: 1 min 30 s (9 pending × median 30 s per job ÷ 3 running)"
+    idle = SweepStatus("s", "1", tmp_path, ["full"], {("d", "m"): Counts(done=1, pending=3)}, [12.0])
+    assert idle.eta_seconds == 36.0 and eta_line(idle).endswith("÷ 1 running)")  # nothing running: one worker
+    over = SweepStatus("s", "1", tmp_path, ["full"], {("d", "m"): Counts(done=1, running=2)}, [12.0])
+    assert over.eta_seconds == 0.0 and eta_line(over) == "ETA: nothing pending; 2 job(s) still running"

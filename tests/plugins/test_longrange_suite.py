@@ -102,13 +102,17 @@ def test_over_budget_model_is_refused_and_can_be_recorded(bench_main, tmp_path):
             "--seeds", "1", "--steps", "1", "models.LRGB-GCN.hparams.hidden=260", "models.LRGB-GCN.hparams.pe=none",
             "datasets.tree-neighbors-match-r2.protocol_args.analyses={}", "--no-progress",
             "--results", str(tmp_path)]
-    code, _, err = bench_main(*args)
-    assert code == 1 and "over the suite budget of 500,000" in err and "--allow-over-budget" in err
+    code, _, refused = bench_main(*args)
+    (failed,) = [json.loads(p.read_text()) for p in (tmp_path / "gnn-longrange").glob("*.json")]
+    assert code == 1 and failed["results"]["status"] == "failed"
+    assert failed["results"]["error"]["type"] == "OverBudgetError" and failed["results"].get("steps") is None
     code, _, err = bench_main(*args, "--allow-over-budget", "--force")
     assert code == 0, err
     (record,) = [json.loads(p.read_text()) for p in (tmp_path / "gnn-longrange").glob("*.json")]
     results = record["results"]
     assert results["status"] == "ok" and results["extras"]["over_budget"] is True and results["num_params"] > 500_000
+    assert (f"model 'LRGB-GCN' has {results['num_params']:,} parameters, over the suite budget of 500,000; make it "
+            "smaller or pass --allow-over-budget to record it as out of budget") in refused
 
 
 def test_unavailable_online_datasets_are_reported_not_hung(bench_main, tmp_path):
