@@ -13,6 +13,7 @@ import time
 
 import pytest
 import record_builders
+from processes import finish
 
 from bench_gnn.api import load_suite
 from bench_gnn.errors import DataError, UsageError
@@ -39,12 +40,7 @@ def _start(results, *extra):
 
 
 def _finish(proc, timeout=300):
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate(timeout=30)
-        raise
+    err = finish(proc, timeout)
     assert proc.returncode == 0, err
     return err
 

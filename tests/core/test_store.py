@@ -10,6 +10,7 @@ import time
 
 import pytest
 import record_builders
+from processes import finish
 
 from bench_gnn.errors import DataError, StorageError
 from bench_gnn.store import Store, lock_held, read_records, read_records_from
@@ -36,17 +37,6 @@ def _wait_for_records(folder, count: int, timeout: float = 120.0):
 
 def _executed(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("[") and " val " in line]
-
-
-def _finish(proc, timeout: float = 300) -> str:
-    """The process's stderr once it exits; killed (and the test failed) when it outlives ``timeout``."""
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate(timeout=30)
-        raise
-    return err
 
 
 def test_write_is_atomic_and_readable(tmp_path):
@@ -141,7 +131,7 @@ def test_kill_9_halfway_then_rerun_completes_without_loss_or_duplicates(tmp_path
     done_before = {p.name: p.read_text() for p in folder.glob("*.json")}
     assert 2 <= len(done_before) < total
     rerun = _start(results, *slower)
-    err = _finish(rerun)
+    err = finish(rerun)
     assert rerun.returncode == 0, err
     assert f"skipping {len(done_before)} finished job(s)" in err
     assert len(_executed(err)) == total - len(done_before)
@@ -159,7 +149,7 @@ def test_two_processes_on_one_folder_split_the_work_and_do_every_job_once(tmp_pa
     results = tmp_path / "results"
     first, second = _start(results), _start(results)
     try:
-        err1, err2 = _finish(first), _finish(second)
+        err1, err2 = finish(first), finish(second)
     finally:
         for proc in (first, second):
             if proc.poll() is None:
@@ -188,7 +178,7 @@ def test_ctrl_c_exits_2_and_keeps_finished_records(tmp_path):
         folder = _wait_for_records(results / "smoke", 1)
     finally:
         proc.send_signal(signal.SIGINT)
-    err = _finish(proc, timeout=120)
+    err = finish(proc, timeout=120)
     assert proc.returncode == 2 and "interrupted" in err and "rerun the same command" in err
     records = read_records(folder)
     assert 1 <= len(records) < TOTAL and all(r["results"]["status"] == "ok" for r in records)
