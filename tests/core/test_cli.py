@@ -54,11 +54,26 @@ def test_cuda_request_without_gpu_is_refused_before_training(bench_main):
     assert code == 4 and "no CUDA device" in err
 
 
+def _first_column(table: str) -> set[str]:
+    return {line.split()[0] for line in table.splitlines()[2:] if line.strip()}
+
+
 def test_list_commands(bench_main):
-    for what, expected in (("models", "GAT-sep"), ("datasets", "tolokers"), ("suites", "heterophily"),
-                           ("metrics", "roc_auc")):
+    for what, expected in (("models", "GAT-sep"), ("datasets", "tolokers"), ("metrics", "roc_auc"),
+                           ("plugins", "heterophily")):
         code, out, _ = bench_main("list", what)
         assert code == 0 and expected in out
+    shipped = {
+        "suites": {"heterophily", "gnn-longrange", "ood-calibration", "smoke"},
+        "launchers": {"local", "submitit", "hydra", "ray"},
+        "protocols": {"node-full-batch", "graph-minibatch", "gats-calibration", "gnnsafe-ood"},
+        "calibrators": {"uncalibrated", "TS", "VS", "ETS", "CaGCN", "GATS"},
+        "detectors": {"MSP", "ODIN", "Mahalanobis", "Energy", "GNNSafe", "OE", "Energy-FT", "GNNSafe++"},
+        "analyses": {"influence"},
+    }
+    for what, names in shipped.items():
+        code, out, _ = bench_main("list", what)
+        assert code == 0 and names <= _first_column(out), (what, out)
 
 
 def _commands(parser, path=()):

@@ -90,6 +90,7 @@ def test_shards_are_disjoint_and_cover_every_job(plugins, suite):
     assert len(set(keys)) == len(keys) > 0
     for count in (1, 2, 3, 7):
         shares = [{job.key for job in jobs if Shard(index, count).owns(job.key)} for index in range(count)]
+        assert shares == [{k for k in keys if int(k, 16) % count == index} for index in range(count)]  # the rule
         assert sum(len(share) for share in shares) == len(keys)
         assert set().union(*shares) == set(keys)
         if len(keys) > 100:  # keys are hashes: shares of a large suite are about equal
@@ -100,6 +101,10 @@ def test_shards_are_disjoint_and_cover_every_job(plugins, suite):
             own = [job for job in jobs if shard.owns(job.key)]
             assert sorted(job.key for job in order) == sorted(keys)  # leftovers: every job, once
             assert order[: len(own)] == own  # own share first, in the suite's order
+            # then shard index+1, index+2, ... (wrapping), each from its last job back to its first
+            others = [[job for job in jobs if int(job.key, 16) % count == (index + o) % count][::-1]
+                      for o in range(1, count)]
+            assert order[len(own):] == [job for share in others for job in share]
             assert work_order(jobs, shard, leftovers=False) == own
 
 
