@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -60,6 +61,21 @@ def test_leaderboard_render_merges_record_folders_in_every_format(bench_main, tm
     by_model = {line.split("|")[2].strip(): line for line in lines}
     for model, (mean, std) in expected.items():
         assert f"| {mean:.2f} ± {std:.2f} |" in by_model[model]
+
+    code, out, err = bench_main(*base, "--format", "latex")
+    assert code == 0, err
+    assert "\\begin{tabular}" in out and "\\end{tabular}" in out
+    for model, (mean, std) in expected.items():
+        (row,) = [line for line in out.splitlines() if line.strip().startswith("csbm-mixed") and f"& {model} " in line]
+        assert f"& {mean:.2f} ± {std:.2f} &" in row, row
+
+    code, out, err = bench_main(*base, "--format", "html")
+    assert code == 0, err
+    assert "<table>" in out and "</table>" in out
+    rows = [re.sub(r"\s+</td>", "</td>", line) for line in out.splitlines() if "<td>csbm-mixed" in line]
+    for model, (mean, std) in expected.items():
+        (row,) = [line for line in rows if f"<td>{model}</td>" in line]
+        assert f"<td>{mean:.2f} ± {std:.2f}</td>" in row, row
 
 
 def test_fail_fast_stops_after_the_first_failed_job(tmp_path):
