@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from bench_gnn import LauncherSpec, LaunchRequest, LaunchResult, hookimpl
-from bench_gnn.errors import ExitCode, PluginError, UsageError, worker_exit_code
+from bench_gnn.errors import ExitCode, PluginError, StorageError, UsageError, worker_exit_code
 from bench_gnn.launch import launch, resolve_options
 from bench_gnn.plugin_manager import load_plugins
 
@@ -122,7 +122,8 @@ def test_worker_command_environment_and_pass_through_options(tmp_path, monkeypat
     plugins = _plugins_with(LauncherSpec("rec", launch=recorder))
     code = launch("smoke", workers=3, launcher="rec", models=["GCN"], datasets=["csbm-mixed"], splits=1, steps=5,
                   overrides=["protocol_args.lr=0.02"], results=Path("out"), data_dir=Path("data"), threads=2,
-                  offline=True, plugins=plugins, show_leaderboard=False)
+                  offline=True, device="cpu", cache_dir=Path("cache"), allow_over_budget=True, plugins=plugins,
+                  show_leaderboard=False)
     assert code == ExitCode.OK
     request = recorder.requests[0]
     assert request.results == tmp_path / "out" and request.suite_name == "smoke"
@@ -131,13 +132,28 @@ def test_worker_command_environment_and_pass_through_options(tmp_path, monkeypat
     text = " ".join(command)
     for part in ("--suite smoke", "--shard 2/3", "--worker-id rec-2", f"--results {tmp_path / 'out'}",
                  "--threads 2", "--model GCN", "--dataset csbm-mixed", "--splits 1", "--steps 5",
-                 f"--data-dir {tmp_path / 'data'}", "--offline", "--no-leaderboard"):
+                 f"--data-dir {tmp_path / 'data'}", "--offline", "--no-leaderboard", "--device cpu",
+                 f"--cache-dir {tmp_path / 'cache'}", "--allow-over-budget"):
         assert part in text
     assert command[-1] == "protocol_args.lr=0.02"
     assert request.environment(0) == {"BENCH_LAUNCHER": "rec", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "2"}
     assert request.log_path(1) == tmp_path / "out" / ".launch" / "smoke" / "rec-1.log"
     with pytest.raises(ValueError):
         request.command(3)
+
+
+def test_a_bad_suite_or_an_unwritable_results_folder_stops_launch_before_any_worker(tmp_path):
+    recorder = Recorder(LaunchResult(exit_codes=(0, 0)))
+    plugins = _plugins_with(LauncherSpec("rec", launch=recorder))
+    with pytest.raises(UsageError, match="unknown suite 'smok'"):
+        launch("smok", workers=2, launcher="rec", results=tmp_path, plugins=plugins)
+    with pytest.raises(UsageError, match="unknown model 'GCNN'"):
+        launch("smoke", workers=2, launcher="rec", models=["GCNN"], results=tmp_path, plugins=plugins)
+    taken = tmp_path / "a-file"
+    taken.write_text("")
+    with pytest.raises(StorageError, match=f"cannot write records to {taken / 'smoke'}"):
+        launch("smoke", workers=2, launcher="rec", results=taken, plugins=plugins)
+    assert recorder.requests == []  # no worker was ever asked for
 
 
 def test_exit_code_is_the_worst_worker_and_a_killed_worker_asks_for_a_rerun(tmp_path, capsys):
@@ -219,6 +235,20 @@ def test_local_launcher_reports_each_workers_exit_code(tmp_path):
     assert result.exit_codes == (1, 1)
     log = (tmp_path / ".launch" / "smoke" / "local-1.log").read_text()
     assert "BENCH_LAUNCHER=local" in log and "OMP_NUM_THREADS=" in log and "--shard 1/2" in log
+
+
+def test_local_workers_share_the_usable_cores_unless_threads_is_given(tmp_path, monkeypatch, capsys):
+    from dataclasses import replace
+
+    from bench_gnn.plugins import launcher_local
+
+    monkeypatch.setattr(launcher_local, "usable_cores", lambda: 8)
+    for workers, threads, expected in ((3, None, 2), (16, None, 1), (3, 5, 5)):
+        request = replace(_request(tmp_path, "local", workers, "true", workers_per_gpu=1), threads=threads)
+        assert launcher_local.launch(request).exit_codes == (0,) * workers
+        assert f"{workers} worker process(es), {expected} thread(s) each, CPU" in capsys.readouterr().err
+        log = (tmp_path / ".launch" / "smoke" / f"local-{workers - 1}.log").read_text()
+        assert f"OMP_NUM_THREADS={expected}" in log and f"--threads {expected}" in log
 
 
 def test_ray_launcher_runs_one_task_per_worker_with_its_gpu_share(tmp_path, monkeypatch):
