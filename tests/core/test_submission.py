@@ -94,6 +94,13 @@ def test_a_deleted_record_is_refused(repo, bench_main):
     path.unlink()
     code, out, _ = bench_main("leaderboard", "validate", "--suite", "smoke", "--base", "HEAD")
     assert code == ExitCode.INVALID_RECORDS and f"{path.relative_to(repo)}: file: was deleted" in out
+    code, out, _ = bench_main("leaderboard", "diff", "--suite", "smoke", "--base", "HEAD")
+    assert code == ExitCode.OK and "1 removed." in out, out
+    record = json.loads(_git(repo, "show", f"HEAD:{path.relative_to(repo)}"))
+    (row,) = [line for line in out.splitlines() if line.startswith("| removed")]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    score = 100 * record["results"]["metrics"]["test"]
+    assert cells == ["removed", record["variant"], record["identity"]["dataset"], "GCN", f"{score:.2f} (n=1)", "", ""]
 
 
 def _hostile_files(folder: Path, good: dict) -> dict[str, tuple[Path, str]]:
