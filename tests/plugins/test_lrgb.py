@@ -142,15 +142,15 @@ def test_harness_resident_batcher_reuses_the_collated_storage(peptides):
         assert torch.equal(batch[key], ref[key]), key
 
 
-def _corrupt_copy(data_dir: Path, target: Path) -> Path:
+def _corrupt_copy(data_dir: Path, target: Path, which: str = CSV) -> Path:
     for path in (CSV, SPLIT):
         (target / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(data_dir / path, target / path)
-    csv = target / CSV
-    raw = bytearray(csv.read_bytes())
+    corrupted = target / which
+    raw = bytearray(corrupted.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
-    csv.write_bytes(bytes(raw))
-    return csv
+    corrupted.write_bytes(bytes(raw))
+    return corrupted
 
 
 def test_corrupted_csv_is_refused_by_sha256(data_dir, tmp_path):
@@ -161,6 +161,19 @@ def test_corrupted_csv_is_refused_by_sha256(data_dir, tmp_path):
         SPECS["peptides-func"].load(context("peptides-func", tmp_path / "data", tmp_path / "cache"))
     message = str(err.value)
     assert "peptide_multi_class_dataset.csv.gz" in message and expected in message and actual in message
+
+
+def test_a_corrupted_split_pickle_is_refused_by_sha256_before_it_is_unpickled(data_dir, tmp_path, monkeypatch):
+    import pickle
+
+    split = _corrupt_copy(data_dir, tmp_path / "data", SPLIT)
+    expected = load_card(SPECS["peptides-func"].card, "peptides-func").file(SPLIT).sha256
+    actual = hashlib.sha256(split.read_bytes()).hexdigest()
+    monkeypatch.setattr(pickle, "load", lambda *a, **k: pytest.fail("the split file was unpickled"))
+    with pytest.raises(DataError) as err:
+        SPECS["peptides-func"].load(context("peptides-func", tmp_path / "data", tmp_path / "cache"))
+    message = str(err.value)
+    assert SPLIT in message and expected in message and actual in message
 
 
 def test_corrupted_csv_is_refused_by_the_reference_md5_even_when_a_card_vouches_for_it(data_dir, tmp_path):
