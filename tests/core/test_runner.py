@@ -126,10 +126,19 @@ def test_same_job_twice_gives_identical_metrics(tmp_path, plugins):
     assert [r["results"]["best_step"] for r in first] == [r["results"]["best_step"] for r in second]
 
 
-def test_record_carries_what_a_reviewer_needs(tmp_path, plugins):
+def test_record_carries_what_a_reviewer_needs(tmp_path, plugins, monkeypatch):
+    from datetime import datetime, timezone
+
     suite = _suite(tmp_path, {"GCN": {"hparams": {"hidden": 8}}})
+    argv = ["bench", "run", "--suite", str(tmp_path / "suite.yaml"), "--splits", "1"]
+    monkeypatch.setattr("sys.argv", argv)
+    before = datetime.now(timezone.utc).replace(microsecond=0)
     run(suite, results=tmp_path / "r", device="cpu", progress=False, plugins=plugins, splits=1)
+    after = datetime.now(timezone.utc)
     (record,) = _records(tmp_path / "r" / "t")
+    started, finished = (datetime.fromisoformat(record["provenance"][k]) for k in ("started_at", "finished_at"))
+    assert before <= started <= finished <= after and started.utcoffset().total_seconds() == 0
+    assert record["provenance"]["command"] == argv
     assert bench_record.problem(record) is None and bench_record.key_problem(record) is None
     identity, provenance, results = record["identity"], record["provenance"], record["results"]
     assert (identity["suite"], identity["suite_version"], identity["protocol"]) == ("t", "1", "node-full-batch")
