@@ -176,3 +176,29 @@ def test_committed_leaderboards_match_their_records(bench_main):
     for suite in suites:
         code, _, err = bench_main("leaderboard", "check", "--suite", suite, "--leaderboards", str(root))
         assert code == 0, err
+
+
+def test_a_cells_text_by_value_two_grid_keys_failures_small_scores_and_the_formats(suite):
+    from bench_gnn.errors import UsageError
+
+    two_keys = [record("GCN", "tolokers", s, 0.8, 0.8) for s in range(2)]
+    for r in two_keys:
+        r["identity"]["hparams"]["hidden"] = 64
+        r["identity"]["grid_keys"] = ["num_layers", "hidden"]
+        r["key"] = bench_record.content_hash(r["identity"])
+    failing = [record("SAGE", "tolokers", s, 0.8, 0.8) for s in range(2)]
+    failing.append(record("SAGE", "tolokers", 2, 0, 0, status="failed"))
+    small = [record("GAT", "questions", s, 0.5, 1.5, scale=1.0) for s in range(2)]  # an unscaled score of 1.5
+    rows = {(r["dataset"], r["model"]): r for r in csv.DictReader(io.StringIO(render(suite, two_keys + failing,
+                                                                                      "csv")))}
+    assert rows["tolokers", "GCN"]["selected"] == "num_layers=1, hidden=64 (of 1/5 tried)"
+    assert rows["tolokers", "SAGE"]["status"] == "partial, 1 failed"
+    assert rows["tolokers", "GAT"]["status"] == "missing"
+    reduced = [dict(r, variant="reduced: steps=3") for r in small]  # no published numbers: only 1.5 sets the digits
+    rows = list(csv.DictReader(io.StringIO(render(suite, reduced, "csv", variants=["reduced: steps=3"]))))
+    assert next(r for r in rows if r["model"] == "GAT" and r["dataset"] == "questions")["test"] == "1.5000 ± 0.0000"
+    payload = json.loads(render(suite, two_keys, "json"))
+    assert set(payload[0]) == {"suite", "version", "variant", "cells", "average_rank", "tables"}
+    assert payload[0]["tables"] == []  # heterophily's protocol declares no per-cell tables
+    with pytest.raises(UsageError, match=r"unknown format 'pdf'; choose one of markdown, csv, latex, html, json"):
+        render(suite, two_keys, "pdf")

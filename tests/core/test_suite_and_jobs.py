@@ -114,3 +114,18 @@ def test_reference_scores_and_cells_read_in_each_form_a_suite_may_write(plugins)
     assert suite.reference_cell("csbm-mixed", "GCN", "full", "auroc") is None
     assert suite.reference_cell("csbm-mixed", "SAGE", "full", "acc") is None
     assert suite.reference_cell("csbm-homophilous", "GCN", "full", "acc") is None
+
+
+def test_a_reference_cell_that_is_no_score_is_named_by_its_path(plugins):
+    where = "reference.cells.csbm-mixed.GCN.full"
+    for value, message in (("high", f"{where}.acc must be a finite number, got 'high'"),
+                           (["high", 0.1], f"{where}.acc must be a finite number, got 'high'"),
+                           ([0.6, -0.1], f"{where}.acc (std) must be a number"),
+                           ([0.6, 0.1, 0.2], f"{where}.acc must be a score or [mean, std], got [0.6, 0.1, 0.2]")):
+        reference = {"cells": {"csbm-mixed": {"GCN": {"full": {"acc": value}}}}}
+        with pytest.raises(ConfigError) as err:
+            validate_suite({**_raw(plugins), "reference": reference}, plugins)
+        assert message in str(err.value), (value, str(err.value))
+    unknown = {"cells": {"csbm-mixed": {"GCN": {"full": {"acc": None, "ece": 0.1}}}}}  # a score not yet known
+    suite = validate_suite({**_raw(plugins), "reference": unknown}, plugins)
+    assert suite.reference_cell("csbm-mixed", "GCN", "full", "acc") is None
