@@ -84,6 +84,28 @@ def test_a_third_party_protocol_runs_and_its_columns_reach_the_leaderboard(tmp_p
     assert "broken: ZeroDivisionError" in page
 
 
+@pytest.mark.parametrize(("reference", "shown"), [
+    ([149.5, 0.1], "+0.50 ✓"),   # |Δ| 0.5 within one point
+    ([147.0, 1.6], "+3.00 ✓"),   # |Δ| 3.0 within two reference std (3.2)
+    ([147.0, 1.4], "+3.00 ✗"),   # |Δ| 3.0 beyond two std (2.8) and one point
+    (151.5, "-1.50 ✗"),          # a bare reference: one point is the bound
+])
+def test_a_cell_tables_reference_delta_and_within_mark(tmp_path, reference, shown):
+    plugins = load_plugins(extra=[("counting", protocol_module())])
+    path = Path(suite_file(tmp_path))
+    raw = yaml.safe_load(path.read_text())
+    raw["reference"] = {"cells": {"csbm-mixed": {"GCN": {"double": {"twice": reference}}}}}
+    path.write_text(yaml.safe_dump(raw))
+    _, suite = run(str(path), results=tmp_path / "r", device="cpu", progress=False, plugins=plugins)
+    page = render(suite, read_records(tmp_path / "r" / "counting"))
+    table = page[page.index("### Doubles"):]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()
+            if line.startswith("| csbm-mixed")]
+    (cells,) = [row for row in rows if row[2] == "double"]
+    expected = f"{reference[0]:.2f} ± {reference[1]:.2f}" if isinstance(reference, list) else f"{reference:.2f}"
+    assert cells == ["csbm-mixed", "GCN", "double", "2", "150.00 ± 0.00", expected, shown]
+
+
 def test_protocol_defaults_are_part_of_the_identity(tmp_path):
     """Two installs whose protocol differs only in a default give different keys (the job would be rerun)."""
     keys = {}
