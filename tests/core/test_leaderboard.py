@@ -202,3 +202,16 @@ def test_a_cells_text_by_value_two_grid_keys_failures_small_scores_and_the_forma
     assert payload[0]["tables"] == []  # heterophily's protocol declares no per-cell tables
     with pytest.raises(UsageError, match=r"unknown format 'pdf'; choose one of markdown, csv, latex, html, json"):
         render(suite, two_keys, "pdf")
+
+
+def test_unreadable_records_are_skipped_and_named_by_key_or_a_question_mark(suite):
+    good = record("GCN", "tolokers", 0, 0.8, 0.83)
+    future = {"schema": 9, "key": "k-future"}
+    keyless = {"schema": 9}
+    incomplete = {**record("GCN", "tolokers", 1, 0.8, 0.83), "results": {"status": "ok"}}
+    (board,) = build_boards(suite, [good, future, keyless, incomplete, ["not", "a", "record"]])
+    assert board.skipped[:2] == ["k-future: unknown record schema 9; this bench reads schemas 1 and 2",
+                                 "?: unknown record schema 9; this bench reads schemas 1 and 2"]
+    assert board.skipped[2].startswith(f"{incomplete['key']}: results")
+    assert board.skipped[3] == "?: a record is a JSON object, not list"
+    assert next(c for c in board.cells if c.model == "GCN" and c.dataset == "tolokers").n == 1

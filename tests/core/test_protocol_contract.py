@@ -82,6 +82,13 @@ def test_a_third_party_protocol_runs_and_its_columns_reach_the_leaderboard(tmp_p
     assert "s/count" in header and "ms/step" not in header  # the protocol's unit, not the core's
     assert "### Doubles" in page and "150.00 ± 0.00" in page  # 2 × 0.75, scaled by 100, two identical runs
     assert "broken: ZeroDivisionError" in page
+    text = render(suite, records, "json")
+    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"  # keys sorted: stable diffs
+    (table,) = json.loads(text)[0]["tables"]
+    assert table["title"] == "Doubles" and [c["id"] for c in table["columns"]] == ["twice"]
+    entries = {e["cell"]: e for e in table["entries"]}
+    assert entries["double"]["n"] == 2 and entries["double"]["values"]["twice"] == [pytest.approx(150.0), 0.0]
+    assert entries["broken"]["n"] == 0 and entries["broken"]["failed"] == 2
 
 
 @pytest.mark.parametrize(("reference", "shown"), [
