@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -116,6 +117,39 @@ def test_merged_folders_keep_one_copy_of_a_record_and_refuse_two_different_ones(
         read_records_from([a.folder, b.folder])
     assert str(err.value) == (f"records {a.path(two['key'])} and {b.path(two['key'])} have the same key {two['key']} "
                               "but different contents; keep the one to trust, delete the other and merge again")
+
+
+def test_concurrent_writes_of_one_key_leave_a_whole_record_at_every_moment(tmp_path):
+    import threading
+
+    store = Store(tmp_path, "s")
+    base = record_builders.make()
+    versions = [{**base, "results": {**base["results"], "extras": {"pad": "x" * size}}} for size in (10, 50_000)]
+    store.write(versions[0])
+    path, stop, seen, broken = store.path(base["key"]), threading.Event(), set(), []
+
+    def write(version):
+        for _ in range(40):
+            store.write(version)
+
+    def read():
+        while not stop.is_set():
+            try:
+                seen.add(len(json.loads(path.read_text())["results"]["extras"]["pad"]))
+            except ValueError as exc:  # a torn or partial file
+                broken.append(exc)
+
+    reader = threading.Thread(target=read)
+    writers = [threading.Thread(target=write, args=(v,)) for v in versions]
+    reader.start()
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join(timeout=60)
+    stop.set()
+    reader.join(timeout=60)
+    assert broken == [] and seen <= {10, 50_000} and seen
+    assert not [p for p in store.folder.iterdir() if p.name != path.name and not p.name.startswith(".probe")]
 
 
 @pytest.mark.slow
