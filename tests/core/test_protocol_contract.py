@@ -111,6 +111,8 @@ def test_a_cell_tables_reference_delta_and_within_mark(tmp_path, reference, show
     (cells,) = [row for row in rows if row[2] == "double"]
     expected = f"{reference[0]:.2f} ± {reference[1]:.2f}" if isinstance(reference, list) else f"{reference:.2f}"
     assert cells == ["csbm-mixed", "GCN", "double", "2", "150.00 ± 0.00", expected, shown]
+    for fmt in ("latex", "html"):  # the same comparison in the other table formats
+        assert shown in render(suite, read_records(tmp_path / "r" / "counting"), fmt), fmt
 
 
 def test_protocol_defaults_are_part_of_the_identity(tmp_path):
