@@ -99,6 +99,26 @@ def test_unreadable_and_unwritable_paths_name_the_path_and_the_fix(tmp_path):
     assert str(err.value).endswith("; check the permissions of the --results folder")
 
 
+def test_an_unreadable_record_or_records_folder_is_a_storage_error_naming_it(tmp_path, monkeypatch):
+    store = Store(tmp_path, "s")
+    store.write(record_builders.make())
+    odd = store.folder / "odd.json"
+    odd.mkdir()  # a folder where a record file should be
+    with pytest.raises(StorageError) as err:
+        read_records(store.folder)
+    assert str(err.value).startswith(f"cannot read record {odd}: ")
+    assert str(err.value).endswith("; check the permissions of the --results folder")
+    odd.rmdir()
+
+    def denied(self, pattern):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(type(store.folder), "glob", denied)
+    with pytest.raises(StorageError) as err:
+        read_records(store.folder)
+    assert str(err.value).startswith(f"cannot read records in {store.folder}: ")
+
+
 def test_merged_folders_keep_one_copy_of_a_record_and_refuse_two_different_ones(tmp_path, capsys):
     a, b = Store(tmp_path / "a", "s"), Store(tmp_path / "b", "s")
     one, two = record_builders.make(seed=1), record_builders.make(seed=2)
