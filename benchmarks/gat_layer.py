@@ -16,11 +16,11 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from bench_gnn_ood.gats_models import build_gats_model
 from torch_geometric.nn import GATConv
 
 from bench_gnn import TaskInfo
 from bench_gnn.plugin_manager import load_plugins
-from bench_gnn.plugins.gats_models import build_gats_model
 from bench_gnn.runner import RunOptions, load_dataset
 
 

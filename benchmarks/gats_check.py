@@ -28,14 +28,14 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch
+from bench_gnn_ood import CARDS
+from bench_gnn_ood.calibration_metrics import calibration_metrics
+from bench_gnn_ood.calibrators import FITTERS, CalibrationInputs, uncalibrated
+from bench_gnn_ood.gats_models import build_gats_model
+from bench_gnn_ood.gats_training import train_backbone
 
 from bench_gnn.data.cards import load_card
 from bench_gnn.data.context import DataContext
-from bench_gnn.plugins.calibration_metrics import calibration_metrics
-from bench_gnn.plugins.calibrators_impl import FITTERS, CalibrationInputs, uncalibrated
-from bench_gnn.plugins.cards import card_path
-from bench_gnn.plugins.gats_models import build_gats_model
-from bench_gnn.plugins.gats_training import train_backbone
 from bench_gnn.specs import TaskInfo
 
 CALIBRATORS = ["Uncal", "TS", "VS", "ETS", "CaGCN", "GATS"]
@@ -72,10 +72,10 @@ def run(args: argparse.Namespace) -> dict:
     name = args.dataset
     card_name = f"{name}-gats"
     data_dir = Path(args.data_dir or os.environ.get("BENCH_DATA_DIR") or "/work/shared/datasets")
-    from bench_gnn.plugins.planetoid_data import load_gats
+    from bench_gnn_ood.planetoid import load_gats
 
     with tempfile.TemporaryDirectory() as cache:
-        ctx = DataContext(card_name, load_card(card_path(card_name), card_name), data_dir, Path(cache),
+        ctx = DataContext(card_name, load_card(CARDS / f"{card_name}.yaml", card_name), data_dir, Path(cache),
                           allow_download=False)
         data = load_gats(ctx, name)
     num_classes = int(data.y.max()) + 1

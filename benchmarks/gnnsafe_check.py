@@ -34,9 +34,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch
-from torch_geometric.data import Data
-
-from bench_gnn.plugins.ood_detectors_impl import (
+from bench_gnn_ood.detectors import (
     ODIN_NOISES,
     ODIN_TEMPERATURES,
     energy,
@@ -46,11 +44,12 @@ from bench_gnn.plugins.ood_detectors_impl import (
     msp,
     odin,
 )
-from bench_gnn.plugins.ood_metrics import ood_metrics
-from bench_gnn.plugins.ood_models import GNNSafeGCN
-from bench_gnn.plugins.ood_shifts import OODSetting, make_setting
-from bench_gnn.plugins.ood_training import train_ood
-from bench_gnn.plugins.twitch_data import load_twitch_graph, twitch_setting
+from bench_gnn_ood.ood_metrics import ood_metrics
+from bench_gnn_ood.ood_models import GNNSafeGCN
+from bench_gnn_ood.ood_training import train_ood
+from bench_gnn_ood.shifts import OODSetting, make_setting
+from bench_gnn_ood.twitch import load_twitch_graph, twitch_setting
+from torch_geometric.data import Data
 
 METRICS = ("auroc", "aupr", "fpr95", "fpr95_gnnsafe", "id")
 
@@ -84,9 +83,10 @@ REG = {
 
 def load_planetoid(data_dir: Path, name: str) -> Data:
     """Public-split Planetoid graph with row-normalised features, via the suite's loader."""
+    from bench_gnn_ood.planetoid import load_public
+
     from bench_gnn.data.cards import load_card
     from bench_gnn.data.context import DataContext
-    from bench_gnn.plugins.planetoid_data import load_public
 
     card = Path(__file__).resolve().parents[1] / "datasets" / f"{name}.yaml"
     cache = Path(tempfile.mkdtemp(prefix="gnnsafe-check-"))

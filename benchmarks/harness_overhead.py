@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 import torch_geometric
 import torchmetrics
+from bench_gnn_node.heterophily import read_npz
 
 import bench_gnn
 from bench_gnn.api import load_suite, run
@@ -50,7 +51,6 @@ from bench_gnn.data.cards import load_card
 from bench_gnn.data.context import DataContext, default_cache_dir, default_data_dir
 from bench_gnn.environment import cpu_name, git_state, resolve_device
 from bench_gnn.plugin_manager import Plugins, load_plugins
-from bench_gnn.plugins.heterophily import read_npz
 from bench_gnn.specs import MetricSpec, ModelSpec, TaskInfo
 
 SUITE = "heterophily"

@@ -248,11 +248,11 @@ def test_dataloader_fallback_when_data_exceeds_half_free_memory(graphs, monkeypa
 
 
 def test_graph_protocol_falls_back_to_dataloader_with_the_same_results(monkeypatch):
+    from bench_gnn_longrange import minibatch as graph_minibatch
     from torch_geometric.nn import GCNConv, global_mean_pool
     from torchmetrics.classification import MultilabelAveragePrecision
 
     from bench_gnn.plugin_manager import load_plugins
-    from bench_gnn.plugins import graph_minibatch
     from bench_gnn.protocols.base import ProtocolContext, run_seeded
     from bench_gnn.specs import GraphTaskData, MetricSpec, ModelSpec
 

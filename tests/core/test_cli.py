@@ -60,7 +60,7 @@ def _first_column(table: str) -> set[str]:
 
 def test_list_commands(bench_main):
     for what, expected in (("models", "GAT-sep"), ("datasets", "tolokers"), ("metrics", "roc_auc"),
-                           ("plugins", "heterophily")):
+                           ("plugins", "bench_gnn_node.hooks")):
         code, out, _ = bench_main("list", what)
         assert code == 0 and expected in out
     shipped = {

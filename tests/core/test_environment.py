@@ -46,9 +46,9 @@ def _git(root: Path, *args: str) -> str:
 def test_git_state_is_the_checkouts_commit_and_dirtiness_and_none_outside_one(monkeypatch, tmp_path):
     git_state = environment.git_state.__wrapped__  # uncached: the checkout changes within the test
     checkout = tmp_path / "checkout"
-    (checkout / "harness").mkdir(parents=True)
+    (checkout / "harness" / "bench_gnn").mkdir(parents=True)
     (checkout / "pyproject.toml").write_text("[project]\nname = 'x'\n")
-    monkeypatch.setattr(environment, "__file__", str(checkout / "harness" / "environment.py"))
+    monkeypatch.setattr(environment, "__file__", str(checkout / "harness" / "bench_gnn" / "environment.py"))
     _git(checkout, "init", "-q")
     _git(checkout, "add", "-A")
     _git(checkout, "commit", "-q", "-m", "one")
@@ -60,5 +60,6 @@ def test_git_state_is_the_checkouts_commit_and_dirtiness_and_none_outside_one(mo
     assert git_state() == {"commit": commit, "dirty": True}
     monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))
     assert git_state() is None  # git not installed
-    monkeypatch.setattr(environment, "__file__", str(tmp_path / "site-packages" / "bench_gnn" / "environment.py"))
+    installed = tmp_path / "lib" / "site-packages" / "bench_gnn" / "environment.py"
+    monkeypatch.setattr(environment, "__file__", str(installed))
     assert git_state() is None  # an installed wheel: no pyproject.toml and harness/ beside the package

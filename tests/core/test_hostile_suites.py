@@ -20,12 +20,12 @@ from bench_gnn import SuiteSource, hookimpl
 from bench_gnn.errors import ExitCode, PluginError
 from bench_gnn.plugin_manager import load_plugins
 
-SUITES = Path(__file__).resolve().parents[2] / "plugins" / "suites"
+PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 FAST = ("--model", "GCN", "--dataset", "csbm-mixed", "--splits", "1", "--no-progress", "--no-leaderboard")
 
 
 def _smoke() -> dict:
-    return yaml.safe_load((SUITES / "smoke.yaml").read_text())
+    return yaml.safe_load((PLUGINS / "smoke" / "bench_gnn_smoke" / "suites" / "smoke.yaml").read_text())
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
@@ -89,7 +89,7 @@ def test_a_suite_file_named_like_a_path_cannot_overwrite_files(tmp_path, bench_m
 
 @pytest.mark.slow
 def test_a_local_copy_of_an_installed_suite_is_judged_against_the_installed_one(tmp_path, bench_main, data_dir):
-    copy = yaml.safe_load((SUITES / "heterophily.yaml").read_text())
+    copy = yaml.safe_load((PLUGINS / "node" / "bench_gnn_node" / "suites" / "heterophily.yaml").read_text())
     copy["protocol_args"]["steps"] = 3
     copy["grid"] = {"num_layers": [1]}
     suite = _write(tmp_path / "heterophily.yaml", copy)

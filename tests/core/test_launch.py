@@ -215,7 +215,7 @@ def _request(tmp_path: Path, launcher: str, workers: int, python: str, **options
 
 
 def test_local_launcher_pins_gpus_round_robin_or_packed(monkeypatch):
-    from bench_gnn.plugins import launcher_local
+    from bench_gnn_launchers import local as launcher_local
 
     assert [launcher_local.gpu_of(i, ["0", "1"], 1) for i in range(4)] == ["0", "1", "0", "1"]
     assert [launcher_local.gpu_of(i, ["0", "1"], 2) for i in range(5)] == ["0", "0", "1", "1", "0"]
@@ -229,7 +229,7 @@ def test_local_launcher_pins_gpus_round_robin_or_packed(monkeypatch):
 
 def test_local_launcher_reports_each_workers_exit_code(tmp_path):
     """``python`` stands in for the interpreter: ``true``/``false`` ignore the command line."""
-    from bench_gnn.plugins import launcher_local
+    from bench_gnn_launchers import local as launcher_local
 
     result = launcher_local.launch(_request(tmp_path, "local", 2, "false", workers_per_gpu=1))
     assert result.exit_codes == (1, 1)
@@ -240,7 +240,7 @@ def test_local_launcher_reports_each_workers_exit_code(tmp_path):
 def test_local_workers_share_the_usable_cores_unless_threads_is_given(tmp_path, monkeypatch, capsys):
     from dataclasses import replace
 
-    from bench_gnn.plugins import launcher_local
+    from bench_gnn_launchers import local as launcher_local
 
     monkeypatch.setattr(launcher_local, "usable_cores", lambda: 8)
     for workers, threads, expected in ((3, None, 2), (16, None, 1), (3, 5, 5)):
@@ -268,7 +268,7 @@ def test_ray_launcher_runs_one_task_per_worker_with_its_gpu_share(tmp_path, monk
     fake = types.SimpleNamespace(init=lambda **kw: calls.update(init=kw), remote=remote, get=lambda ref: ref,
                                  exceptions=types.SimpleNamespace(RayError=RayError))
     monkeypatch.setitem(sys.modules, "ray", fake)
-    from bench_gnn.plugins import launcher_ray
+    from bench_gnn_launchers import ray_tasks as launcher_ray
 
     result = launcher_ray.launch(_request(tmp_path, "ray", 2, "true", gpus_per_worker=0.5, ray_address=None))
     assert result.exit_codes == (0, 0)
@@ -278,7 +278,7 @@ def test_ray_launcher_runs_one_task_per_worker_with_its_gpu_share(tmp_path, monk
 
 
 def test_hydra_overrides_keep_outputs_under_results_and_respect_the_users_launcher(tmp_path):
-    from bench_gnn.plugins.launcher_hydra import overrides
+    from bench_gnn_launchers.hydra_multirun import overrides
 
     sweep = tmp_path / ".hydra" / "smoke" / "t"
     base = {"hydra_launcher": None, "hydra_config_dir": None, "hydra_config_name": None, "hydra_override": ()}

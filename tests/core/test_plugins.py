@@ -47,9 +47,9 @@ def _module(name: str, **hooks) -> types.ModuleType:
 
 def test_first_party_plugins_come_through_entry_points(plugins):
     names = {p.name: p for p in plugins.plugins}
-    assert {"heterophily", "node-models", "metrics", "smoke"} <= set(names)
+    assert set(names) >= {"node", "longrange", "ood-calibration", "launchers", "smoke"}
     assert all(p.distribution == "bench-gnn" and not p.error for p in names.values() if p.name in names)
-    assert plugins.models.get("GCN").plugin.name == "node-models"
+    assert plugins.models.get("GCN").plugin.name == "node"
     assert set(plugins.suites.names()) >= {"heterophily", "smoke"}
 
 
@@ -87,7 +87,7 @@ def test_name_collision_is_a_clear_error_and_the_name_becomes_ambiguous():
     clash = _module("clash", bench_models=lambda: [ModelSpec("GCN", lambda t, h: None)])
     result = load_plugins(extra=[("clash", clash)])
     info = next(p for p in result.plugins if p.name == "clash")
-    assert "provided by more than one plugin" in info.error and "node-models" in info.error
+    assert "provided by more than one plugin" in info.error and "node (bench-gnn" in info.error
     with pytest.raises(UsageError, match="ambiguous"):
         result.models.get("GCN")
 
@@ -160,7 +160,7 @@ def test_autoload_can_be_disabled(fake_site, bench_cli):
     env = {"PYTHONPATH": str(fake_site), "BENCH_DISABLE_PLUGIN_AUTOLOAD": "1"}
     listing = bench_cli("list", "plugins", env=env)
     assert listing.returncode == 0
-    assert "bench-fake-plugin" not in listing.stdout and "node-models" in listing.stdout
+    assert "bench-fake-plugin" not in listing.stdout and "bench_gnn_node.hooks" in listing.stdout
 
 
 def test_the_facade_exports_every_name_it_lists_and_imports_nothing_heavy():

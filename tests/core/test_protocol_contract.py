@@ -32,6 +32,7 @@ from bench_gnn.plugin_manager import load_plugins
 from bench_gnn.store import read_records
 
 ROOT = Path(__file__).resolve().parents[2]
+CORE = ROOT / "harness" / "bench_gnn"
 
 
 def counting_protocol(ctx):
@@ -189,7 +190,7 @@ def test_the_core_names_no_protocol_and_no_analysis_column():
     """Protocols and their columns come from plugins only: no protocol name and no influence ``R`` in the code
     of the core (the pipeline and the contract; the graph helpers plugins share are not the core)."""
     names = ("node-full-batch", "graph-minibatch", "gats-calibration", "gnnsafe-ood")
-    paths = [p for p in (ROOT / "harness").rglob("*.py") if "graph" not in p.relative_to(ROOT / "harness").parts]
+    paths = [p for p in CORE.rglob("*.py") if "graph" not in p.relative_to(CORE).parts]
     assert len(paths) > 20
     for path in paths:
         strings = _code_strings(path)
@@ -201,7 +202,7 @@ def test_the_core_names_no_built_in_model_dataset_or_suite(plugins):
     """README: bench's own plugins are registered exactly as a third party's, and the core names none of them."""
     names = {*plugins.models.names(), *plugins.datasets.names(), *plugins.suites.names()}
     assert {"GCN", "minesweeper", "smoke", "peptides-func", "GATS-GCN"} <= names
-    paths = [p for p in (ROOT / "harness").rglob("*.py") if "graph" not in p.relative_to(ROOT / "harness").parts]
+    paths = [p for p in CORE.rglob("*.py") if "graph" not in p.relative_to(CORE).parts]
     for path in paths:
         named = names & set(_code_strings(path))
         assert not named, (path, sorted(named))

@@ -147,7 +147,7 @@ def test_record_carries_what_a_reviewer_needs(tmp_path, plugins, monkeypatch):
     # the suite's steps and lr over the protocol's defaults (README: "all its arguments")
     assert identity["protocol_args"] == {"steps": 5, "lr": 0.01, "weight_decay": 0.0, "eval_every": 1,
                                          "analyses": {}}
-    # the model's documented defaults (bench_gnn.plugins.node_models) with the suite's hidden over them
+    # the model's documented defaults (bench_gnn_node.models) with the suite's hidden over them
     assert identity["hparams"] == {"hidden": 8, "num_layers": 1, "dropout": 0.2, "heads": 8,
                                    "hidden_dim_multiplier": 1}
     assert identity["grid_keys"] == [] and identity["dataset_files"] == {}  # generated: no raw files

@@ -11,19 +11,12 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from torch_geometric.data import Data
-from torch_geometric.nn import GATConv, GCNConv
-from torchmetrics.functional.classification import multiclass_calibration_error
-
-from bench_gnn.data.cards import load_card
-from bench_gnn.data.context import DataContext
-from bench_gnn.errors import DataError, NonFiniteLossError
-from bench_gnn.plugins import calibrators_impl as ci
-from bench_gnn.plugins.calibration_metrics import binned_ece, calibration_metrics, reliability
-from bench_gnn.plugins.cards import card_path
-from bench_gnn.plugins.gats_models import GATSGAT, GATSGCN, build_gats_model
-from bench_gnn.plugins.gats_training import train_backbone
-from bench_gnn.plugins.planetoid_data import (
+from bench_gnn_ood import CARDS
+from bench_gnn_ood import calibrators as ci
+from bench_gnn_ood.calibration_metrics import binned_ece, calibration_metrics, reliability
+from bench_gnn_ood.gats_models import GATSGAT, GATSGCN, build_gats_model
+from bench_gnn_ood.gats_training import train_backbone
+from bench_gnn_ood.planetoid import (
     check_gats_split,
     distance_to_train,
     gats_dist_path,
@@ -31,11 +24,18 @@ from bench_gnn.plugins.planetoid_data import (
     load_gats,
     load_public,
 )
+from torch_geometric.data import Data
+from torch_geometric.nn import GATConv, GCNConv
+from torchmetrics.functional.classification import multiclass_calibration_error
+
+from bench_gnn.data.cards import load_card
+from bench_gnn.data.context import DataContext
+from bench_gnn.errors import DataError, NonFiniteLossError
 from bench_gnn.specs import TaskInfo
 
 
 def _ctx(name: str, data_dir: Path, cache: Path, card: dict | None = None) -> DataContext:
-    loaded = load_card(card, name) if card is not None else load_card(card_path(name), name)
+    loaded = load_card(card, name) if card is not None else load_card(CARDS / f"{name}.yaml", name)
     return DataContext(name, loaded, data_dir, cache, allow_download=False)
 
 
@@ -123,7 +123,7 @@ def test_unequal_folds_are_accepted():
 
 def _patched_card(data_dir: Path, tmp_path: Path, replace: dict[str, bytes]) -> tuple[dict, Path]:
     """The cora-gats card and a data dir of links to the real files, with some files replaced (and re-hashed)."""
-    card = yaml.safe_load(card_path("cora-gats").read_text())
+    card = yaml.safe_load((CARDS / "cora-gats.yaml").read_text())
     root = tmp_path / "data"
     for entry in card["files"]:
         target = root / entry["path"]

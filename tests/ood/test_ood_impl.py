@@ -6,27 +6,26 @@ from pathlib import Path
 
 import pytest
 import torch
+from bench_gnn_ood import CARDS
+from bench_gnn_ood.detectors import energy, gnnsafe, mahalanobis, msp, odin
+from bench_gnn_ood.ood_metrics import ood_metrics
+from bench_gnn_ood.ood_models import GNNSafeGCN
+from bench_gnn_ood.ood_training import train_ood
+from bench_gnn_ood.shifts import SHIFTS, make_setting
+from bench_gnn_ood.twitch import load_twitch, load_twitch_graph, twitch_setting
 from torch_geometric.data import Data
 
 from bench_gnn.data.cards import load_card
 from bench_gnn.data.context import DataContext
 from bench_gnn.errors import ConfigError, JobError
-from bench_gnn.plugins.ood_detectors_impl import energy, gnnsafe, mahalanobis, msp, odin
-from bench_gnn.plugins.ood_metrics import ood_metrics
-from bench_gnn.plugins.ood_models import GNNSafeGCN
-from bench_gnn.plugins.ood_shifts import SHIFTS, make_setting
-from bench_gnn.plugins.ood_training import train_ood
-from bench_gnn.plugins.twitch_data import load_twitch, load_twitch_graph, twitch_setting
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def cora(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Data:
     """Public-split Cora with row-normalised features, through the suite's loader."""
-    from bench_gnn.plugins.planetoid_data import load_public
+    from bench_gnn_ood.planetoid import load_public
 
-    ctx = DataContext("cora", load_card(REPO / "datasets" / "cora.yaml", "cora"), data_dir,
+    ctx = DataContext("cora", load_card(CARDS / "cora.yaml", "cora"), data_dir,
                       tmp_path_factory.mktemp("cora-cache"), allow_download=False)
     return load_public(ctx, "cora")
 
@@ -210,7 +209,7 @@ def test_odin_and_mahalanobis_score_every_node(cora):
 @pytest.fixture(scope="module")
 def twitch_de(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Data:
     """DE through the card (sha256-verified copies in a cache)."""
-    ctx = DataContext("twitch", load_card(REPO / "datasets" / "twitch.yaml", "twitch"), data_dir,
+    ctx = DataContext("twitch", load_card(CARDS / "twitch.yaml", "twitch"), data_dir,
                       tmp_path_factory.mktemp("twitch-cache"), allow_download=False)
     return load_twitch(ctx, langs=("DE",))["DE"]
 

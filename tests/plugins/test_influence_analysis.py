@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from bench_gnn_longrange import minibatch as graph_minibatch
+from bench_gnn_node import full_batch as node_full_batch
 from torch import nn
 from torch_geometric.data import Data
 from torchmetrics.classification import MulticlassAccuracy
 
 from bench_gnn.plugin_manager import load_plugins
-from bench_gnn.plugins import graph_minibatch, node_full_batch
 from bench_gnn.protocols.base import ProtocolContext, run_seeded
 from bench_gnn.specs import GraphTaskData, MetricSpec, ModelSpec
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import doctest
 import math
 
+import bench_gnn_longrange.metric_classes as lmt
+import bench_gnn_longrange.metrics as lm
 import numpy as np
 import pytest
 import torch
+from bench_gnn_longrange.ogb_import import import_ogb
 from sklearn.metrics import average_precision_score, f1_score, mean_absolute_error
 
-import bench_gnn.plugins.longrange_metrics as lm
-import bench_gnn.plugins.longrange_torchmetrics as lmt
 from bench_gnn import MetricSpec
-from bench_gnn.plugins.ogb_import import import_ogb
 
 
 def ogb_evaluator(name: str):
@@ -21,7 +21,7 @@ def ogb_evaluator(name: str):
 
 
 def specs() -> dict[str, MetricSpec]:
-    return {spec.name: spec for spec in lm.bench_metrics()}
+    return {spec.name: spec for spec in lm.metric_specs()}
 
 
 def multilabel_inputs(rows: int, labels: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

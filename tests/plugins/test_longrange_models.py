@@ -7,15 +7,15 @@ from collections import deque
 
 import pytest
 import torch
+from bench_gnn_longrange import layers as lrl
+from bench_gnn_longrange import models as lr
 from torch_geometric.data import Batch, Data
 from torch_geometric.utils import get_laplacian, to_dense_adj
 
 from bench_gnn import LAPPE_MISSING, ConfigError, ModelSpec, TaskInfo, UsageError, laplacian_pe, random_walk_se
-from bench_gnn.plugins import longrange_layers as lrl
-from bench_gnn.plugins import longrange_models as lr
 
 NAMES = ["LRGB-GCN", "GINE", "GatedGCN", "GPS", "Transformer-LapPE", "DRew-GCN"]
-SPECS = {spec.name: spec for spec in lr.bench_models()}
+SPECS = {spec.name: spec for spec in lr.model_specs()}
 BUDGET = 500_000
 ATOM_VOCAB = [119, 5, 12, 12, 10, 6, 6, 2, 2]  # ogb get_atom_feature_dims()
 BOND_VOCAB = [5, 6, 2]  # ogb get_bond_feature_dims()

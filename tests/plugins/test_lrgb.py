@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from bench_gnn_longrange import lrgb, lrgb_loaders, packed_graphs
 from torch_geometric.data import Batch, Data, InMemoryDataset
 from torch_geometric.loader import DataLoader
 
 from bench_gnn import DataContext, DataError, GraphTaskData, UsageError, random_walk_se
 from bench_gnn.data.cards import load_card
-from bench_gnn.plugins import lrgb, lrgb_loaders, packed_graphs
 
 CSV = "lrgb/peptides-functional/raw/peptide_multi_class_dataset.csv.gz"
 SPLIT = "lrgb/peptides-functional/splits_random_stratified_peptide.pickle"
-SPECS = {spec.name: spec for spec in lrgb.bench_datasets()}
+SPECS = {spec.name: spec for spec in lrgb.dataset_specs()}
 ONLINE_ONLY = ["peptides-struct", "pascalvoc-sp", "coco-sp", "pcqm-contact", *(f"city-{c}" for c in lrgb.CITY_NAMES)]
 
 

@@ -8,13 +8,16 @@ import re
 import pluggy
 import pytest
 import torch
+from bench_gnn_node import hooks as node_hooks
+from bench_gnn_node import layers as node_layers
+from bench_gnn_node import models as node_models
+from bench_gnn_node.hparams import DEFAULTS, check_hparams
+from bench_gnn_node.layers import Graph
+from bench_gnn_node.models import build_model
 from torch_geometric.data import Data
 from torch_geometric.nn import TransformerConv
 
 from bench_gnn import ConfigError, TaskInfo, UsageError, hookspecs
-from bench_gnn.plugins import node_layers, node_models
-from bench_gnn.plugins.node_layers import Graph
-from bench_gnn.plugins.node_models import DEFAULTS, build_model, check_hparams
 
 NAMES = ["ResNet", "GCN", "SAGE", "GAT", "GAT-sep", "GT", "GT-sep"]
 SMALL = {"hidden": 16, "heads": 4}
@@ -42,7 +45,7 @@ def num_params(model: torch.nn.Module) -> int:
 def test_hook_contributes_the_seven_models():
     manager = pluggy.PluginManager("bench")
     manager.add_hookspecs(hookspecs)
-    manager.register(node_models)
+    manager.register(node_hooks)
     (specs,) = manager.hook.bench_models()
     assert [spec.name for spec in specs] == NAMES
     for spec in specs:
@@ -246,14 +249,14 @@ def test_invalid_hparams_raise_config_error(name, hparams, culprit):
         build_model(name, TaskInfo(task="node", in_dim=3, out_dim=2), hparams)
     assert str(excinfo.value).startswith(f"model {name!r}: ")
     assert culprit in str(excinfo.value)
-    spec = {spec.name: spec for spec in node_models.bench_models()}[name]
+    spec = {spec.name: spec for spec in node_models.model_specs()}[name]
     with pytest.raises(ConfigError, match=re.escape(culprit)):
         spec.check({**spec.defaults, **hparams})  # the same rules, without torch, when a suite loads
 
 
 def test_check_accepts_the_defaults_and_the_names_match_the_layers():
     assert node_models.NAMES == tuple(node_layers.LAYERS)
-    for spec in node_models.bench_models():
+    for spec in node_models.model_specs():
         spec.check(dict(spec.defaults))
 
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections import deque
 
+import bench_gnn_longrange.probe_graphs as probe_graphs
+import bench_gnn_longrange.probes as probes
 import pytest
 import torch
 
-import bench_gnn.plugins.probe_graphs as probe_graphs
-import bench_gnn.plugins.probes as probes
 from bench_gnn import GraphTaskData
 from bench_gnn.data.cards import load_card
 
 
 def specs():
-    return {spec.name: spec for spec in probes.bench_datasets()}
+    return {spec.name: spec for spec in probes.dataset_specs()}
 
 
 def hops_to(target: int, edge_index: torch.Tensor, num_nodes: int) -> list[float]:

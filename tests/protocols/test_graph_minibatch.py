@@ -10,6 +10,7 @@ import math
 import pytest
 import torch
 import torchmetrics
+from bench_gnn_longrange import minibatch as graph_minibatch
 from torch import nn
 from torch_geometric.data import Data
 from torch_geometric.nn import GCNConv, global_mean_pool
@@ -17,7 +18,6 @@ from torchmetrics.classification import MulticlassAccuracy, MultilabelAveragePre
 
 from bench_gnn.errors import ConfigError, NonFiniteLossError
 from bench_gnn.plugin_manager import load_plugins
-from bench_gnn.plugins import graph_minibatch
 from bench_gnn.protocols.base import ProtocolContext, ProtocolResult, run_seeded
 from bench_gnn.specs import GraphTaskData, MetricSpec, ModelSpec, TaskInfo
 

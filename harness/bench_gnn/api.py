@@ -1,0 +1,473 @@
+"""The Python API behind the CLI: each command is a function that returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tabulate import tabulate
+
+from bench_gnn import leaderboard
+from bench_gnn.data.cards import load_card, verify_file
+from bench_gnn.data.context import default_cache_dir, default_data_dir
+from bench_gnn.errors import DataError, ExitCode, LeaderboardStaleError, UsageError
+from bench_gnn.files import atomic_write, inside, reporting_os_errors
+from bench_gnn.jobs import expand
+from bench_gnn.plugin_manager import Plugins, load_plugins
+from bench_gnn.shards import Shard, Worker, launcher_from_env
+from bench_gnn.store import Store, read_records, read_records_from
+from bench_gnn.suite import Suite, apply_overrides, read_suite_file, validate_suite
+
+if TYPE_CHECKING:
+    from bench_gnn.runner import RunSummary
+
+RECORDS_SUBDIR = "records"
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def plugins_or_warn(strict: bool) -> Plugins:
+    plugins = load_plugins(strict=strict)
+    for info in plugins.errors:
+        say(f"bench: warning: plugin {info.label} not loaded: {info.error} (see `bench list plugins`)")
+    return plugins
+
+
+def suite_mapping(plugins: Plugins, name: str) -> dict[str, Any]:
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.exists():
+            raise UsageError(f"suite file {path} does not exist")
+        return read_suite_file(path)
+    return dict(plugins.suites.get(name).spec[1])
+
+
+def load_suite(
+    plugins: Plugins, name: str, overrides: Sequence[str] = (), steps: int | None = None
+) -> tuple[Suite, Suite]:
+    """Return the suite as run (with overrides) and as published.
+
+    A suite file that carries the name and version of an installed suite is judged
+    against the installed one: whatever it changes makes its jobs a reduced variant,
+    never "full".
+    """
+    raw = suite_mapping(plugins, name)
+    own = published = validate_suite(raw, plugins)
+    if own.name in plugins.suites:
+        installed = plugins.suites.get(own.name).spec[1]
+        from_file = raw.get("_source") != installed.get("_source")
+        if from_file and str(installed.get("version")) == own.version:
+            published = validate_suite(installed, plugins)
+    overrides = list(overrides)
+    if steps is not None:
+        overrides += _steps_overrides(plugins, own, steps)
+    suite = validate_suite(apply_overrides(raw, overrides), plugins) if overrides else own
+    return suite, published
+
+
+def _steps_overrides(plugins: Plugins, suite: Suite, steps: int) -> list[str]:
+    """The overrides ``--steps N`` stands for: each protocol's ``step_key`` (steps, epochs, ...) set to N."""
+    if steps < 1:
+        raise UsageError("--steps must be at least 1")
+    overrides = []
+    suite_key = plugins.protocols.get(suite.protocol).spec.step_key
+    if suite_key is not None:
+        overrides.append(f"protocol_args.{suite_key}={steps}")
+    for name, entry in suite.datasets.items():
+        key = plugins.protocols.get(suite.protocol_for(name)).spec.step_key
+        if key is not None and ("protocol" in entry or key in entry["protocol_args"]):
+            overrides.append(f"datasets.{name}.protocol_args.{key}={steps}")
+    if not overrides:
+        raise UsageError(f"--steps: the protocols of suite {suite.name!r} have no step argument to set")
+    return overrides
+
+
+def run(
+    suite_name: str,
+    *,
+    models: Sequence[str] = (),
+    datasets: Sequence[str] = (),
+    splits: int | None = None,
+    steps: int | None = None,
+    overrides: Sequence[str] = (),
+    device: str = "auto",
+    results: Path = Path("results"),
+    data_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    offline: bool = False,
+    force: bool = False,
+    fail_fast: bool = False,
+    allow_over_budget: bool = False,
+    progress: bool = True,
+    strict: bool = False,
+    plugins: Plugins | None = None,
+    shard: Shard | str | None = None,
+    leftovers: bool = True,
+    worker_id: str | None = None,
+    launcher: str | None = None,
+) -> tuple[RunSummary, Suite]:
+    """Run a suite; every name and setting is validated before any training starts.
+
+    ``shard`` (``Shard(0, 4)`` or ``"0/4"``) makes this process worker 0 of 4 (see
+    :mod:`bench_gnn.shards`); ``worker_id`` (default ``host:pid``) and ``launcher`` (default
+    ``$BENCH_LAUNCHER``) are recorded in each record's ``scheduling``.
+    """
+    from bench_gnn.environment import resolve_device
+    from bench_gnn.runner import RunOptions, run_jobs
+
+    part = Shard.parse(shard) if isinstance(shard, str) else shard
+    if not leftovers and part is None:
+        raise UsageError("--no-leftovers needs --shard I/N: without shards every job is this worker's own")
+    worker = Worker(part, worker_id or "", launcher if launcher is not None else launcher_from_env())
+
+    plugins = plugins or plugins_or_warn(strict)
+    suite, published = load_suite(plugins, suite_name, overrides, steps)
+    jobs = expand(suite, plugins, models=models, datasets=datasets, max_runs=splits, published=published)
+    options = RunOptions(
+        device=resolve_device(device),
+        data_dir=data_dir or default_data_dir(),
+        cache_dir=cache_dir or default_cache_dir(),
+        allow_download=not offline,
+        force=force,
+        fail_fast=fail_fast,
+        allow_over_budget=allow_over_budget,
+        progress=progress,
+        worker=worker,
+        leftovers=leftovers,
+    )
+    variants = sorted({job.variant for job in jobs})
+    say(f"bench {suite.name} v{suite.version}: {len(jobs)} job(s) on {options.device}; variant: {', '.join(variants)}")
+    if part is not None:
+        own = sum(part.owns(job.key) for job in jobs)
+        say(f"worker {worker.name}, shard {part}: {own} job(s) of its own"
+            + (", then leftovers of other shards" if leftovers else " (no leftovers)"))
+    store = Store(results, suite.name)
+    summary = run_jobs(jobs, suite, plugins, store, options)
+    summary.variants = variants
+    return summary, suite
+
+
+def dispatch(args: argparse.Namespace) -> ExitCode:
+    if args.command == "run":
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        plugins = plugins_or_warn(args.strict)
+        summary, suite = run(
+            args.suite, models=args.model, datasets=args.dataset, splits=args.splits, steps=args.steps,
+            overrides=args.overrides, device=args.device, results=args.results, data_dir=args.data_dir,
+            cache_dir=args.cache_dir, offline=args.offline, force=args.force, fail_fast=args.fail_fast,
+            allow_over_budget=args.allow_over_budget, progress=not args.no_progress, plugins=plugins,
+            shard=args.shard, leftovers=not args.no_leftovers, worker_id=args.worker_id,
+        )
+        if not args.no_leaderboard:
+            print(leaderboard.render(suite, read_records(args.results / suite.name), variants=summary.variants))
+        say(
+            f"done: {summary.ok} ok, {summary.failed} failed, {summary.skipped} skipped (finished earlier), "
+            f"{summary.busy} left to another process, {summary.not_run} not run; records in {args.results / suite.name}"
+        )
+        if args.shard is not None:
+            say(f"shard {args.shard}: {summary.ok + summary.failed - summary.leftovers} of its own job(s) run, "
+                f"{summary.leftovers} leftover(s) of other shards")
+        for name, reason in summary.unavailable.items():
+            say(f"unavailable: {name}: {reason}")
+        return summary.exit_code
+    if args.command == "status":
+        return status_command(
+            plugins_or_warn(args.strict), args.suite, args.results, models=args.model, datasets=args.dataset,
+            splits=args.splits, steps=args.steps, overrides=args.overrides, fmt=args.format,
+        )
+    if args.command == "launch":
+        from bench_gnn.launch import launch
+
+        return launch(
+            args.suite, workers=args.workers, launcher=args.launcher, options=args.launcher_options or (),
+            models=args.model, datasets=args.dataset, splits=args.splits, steps=args.steps, overrides=args.overrides,
+            device=args.device, results=args.results, data_dir=args.data_dir, cache_dir=args.cache_dir,
+            offline=args.offline, allow_over_budget=args.allow_over_budget, threads=args.threads,
+            show_leaderboard=not args.no_leaderboard, strict=args.strict,
+        )
+    if args.command == "list":
+        return list_(args.what, plugins_or_warn(args.strict) if args.what != "plugins" else load_plugins(args.strict))
+    if args.command == "leaderboard":
+        if args.action in ("validate", "diff"):
+            return submission_command(args.action, args.suite, args.files, args.base, args.leaderboards, args.strict)
+        if args.files or args.base:
+            raise UsageError(f"`bench leaderboard {args.action}` takes no FILE arguments and no --base; "
+                             "those are for validate and diff")
+        return leaderboard_command(args.action, args.suite, args.records, args.leaderboards, args.format, args.strict)
+    if args.command == "data":
+        plugins = plugins_or_warn(args.strict)
+        data_dir, cache_dir = args.data_dir or default_data_dir(), args.cache_dir or default_cache_dir()
+        if args.action == "verify":
+            return data_verify(plugins, args.name, data_dir)
+        return data_stats(plugins, args.name, data_dir, cache_dir, not args.offline)
+    if args.command == "plot":
+        if args.what == "reliability":
+            return plot_reliability(plugins_or_warn(args.strict), args.suite, args.records, args.out)
+        return plot_influence(plugins_or_warn(args.strict), args.suite, args.records, args.out)
+    if args.command == "export":
+        from bench_gnn.export import export_command
+
+        return export_command(args.tracker, args.suite, args.records, args.out, args.project, args.online, args.strict)
+    raise UsageError(f"unknown command {args.command!r}")
+
+
+def status_command(
+    plugins: Plugins,
+    suite_name: str,
+    results: Path,
+    *,
+    models: Sequence[str] = (),
+    datasets: Sequence[str] = (),
+    splits: int | None = None,
+    steps: int | None = None,
+    overrides: Sequence[str] = (),
+    fmt: str = "table",
+) -> ExitCode:
+    """Print where the sweep ``bench run`` would run with the same arguments stands (read-only)."""
+    from bench_gnn import status
+
+    suite, published = load_suite(plugins, suite_name, overrides, steps)
+    jobs = expand(suite, plugins, models=models, datasets=datasets, max_runs=splits, published=published)
+    folder = inside(results, suite.name, what="suite name")
+    print(status.render(status.sweep_status(suite.name, suite.version, jobs, folder), fmt), end="")
+    return ExitCode.OK
+
+
+def list_(what: str, plugins: Plugins) -> ExitCode:
+    if what == "plugins":
+        rows = [[p.name, p.distribution or "", p.version or "", p.module, "ok" if not p.error else f"ERROR: {p.error}",
+                 len(p.contributes)] for p in plugins.plugins]
+        print(tabulate(rows, headers=["plugin", "distribution", "version", "module", "status", "contributes"]))
+        return ExitCode.PLUGIN_ERROR if plugins.errors else ExitCode.OK
+    registry = getattr(plugins, what)
+    rows = []
+    for entry in registry:
+        spec, origin = entry.spec, entry.plugin.label
+        if what == "models":
+            rows.append([spec.name, ",".join(sorted(spec.tasks)), origin, spec.description])
+        elif what == "datasets":
+            rows.append([spec.name, spec.task, spec.metric, origin, spec.description])
+        elif what == "metrics":
+            rows.append([spec.name, "higher" if spec.higher_is_better else "lower", origin, spec.description])
+        elif what == "launchers":
+            options = " ".join(f"--{key.replace('_', '-')}" for key in spec.options)
+            rows.append([spec.name, spec.install or "(built in)", options, origin, spec.description])
+        elif what == "protocols":
+            rows.append([spec.name, ",".join(sorted(spec.tasks)), spec.step_key or "", origin, spec.description])
+        elif what == "calibrators":
+            rows.append([spec.name, _describe_args(spec.defaults), origin, spec.description])
+        elif what == "detectors":
+            rows.append([spec.name, spec.training, _describe_args(spec.defaults), origin, spec.description])
+        elif what == "analyses":
+            rows.append([spec.name, _describe_args(spec.defaults), ", ".join(c.header for c in spec.columns), origin,
+                         spec.description])
+        else:
+            source, mapping = spec
+            rows.append([mapping["name"], mapping.get("version"), origin,
+                         " ".join(str(mapping.get("description", "")).split())[:90]])
+    headers = {
+        "models": ["model", "tasks", "plugin", "description"],
+        "datasets": ["dataset", "task", "metric", "plugin", "description"],
+        "metrics": ["metric", "better", "plugin", "description"],
+        "suites": ["suite", "version", "plugin", "description"],
+        "launchers": ["launcher", "needs", "options", "plugin", "description"],
+        "protocols": ["protocol", "tasks", "--steps sets", "plugin", "description"],
+        "calibrators": ["calibrator", "arguments", "plugin", "description"],
+        "detectors": ["detector", "training", "arguments", "plugin", "description"],
+        "analyses": ["analysis", "arguments", "columns", "plugin", "description"],
+    }[what]
+    print(tabulate(rows, headers=headers))
+    return ExitCode.OK
+
+
+def _describe_args(defaults: Any) -> str:
+    return " ".join(f"{key}={value}" for key, value in defaults.items())
+
+
+def submission_command(
+    action: str, suite_name: str, files: Sequence[Path], base: str | None, boards: Path, strict: bool
+) -> ExitCode:
+    """``validate``: every problem of the record files (or the committed ones), and with ``base`` the committed
+    records edited or deleted since; ``diff``: the cells the committed records change against ``base``."""
+    from bench_gnn import board_diff, submission
+
+    plugins = plugins_or_warn(strict)
+    suite, _ = load_suite(plugins, suite_name)
+    folder = inside(boards / RECORDS_SUBDIR, suite.name, what="suite name")
+    if action == "diff":
+        if base is None:
+            raise UsageError("`bench leaderboard diff` needs --base GIT_REF (e.g. origin/main)")
+        before, after = submission.records_at(folder, base), read_records(folder)
+        print(board_diff.render_markdown(suite, board_diff.diff(suite, before, after), base), end="")
+        return ExitCode.OK
+    paths = list(files) or submission.json_files(folder)
+    problems = submission.validate_files(paths, suite, plugins)
+    if base is not None:
+        problems += submission.changed_since(folder, base)
+    for problem in problems:
+        print(problem)
+    if problems:
+        say(f"bench: {len(problems)} problem(s) in the records of {suite.name}; nothing was changed")
+        return ExitCode.INVALID_RECORDS
+    say(f"{suite.name}: {len(paths)} record file(s) valid" + (f"; none changed since {base}" if base else ""))
+    return ExitCode.OK
+
+
+def leaderboard_command(
+    action: str, suite_name: str, records: Path | Sequence[Path] | None, boards: Path, fmt: str, strict: bool
+) -> ExitCode:
+    """``records``: one folder, several (merged: see :func:`bench_gnn.store.read_records_from`) or None
+    (./results for render, ``<boards>/records`` for update and check)."""
+    plugins = plugins_or_warn(strict)
+    suite, _ = load_suite(plugins, suite_name)
+    folders = [records] if isinstance(records, Path) else list(records or [])
+    default = Path("results") if action == "render" else boards / RECORDS_SUBDIR
+    sources = [inside(folder, suite.name, what="suite name") for folder in folders or [default]]
+    found = read_records(sources[0]) if len(sources) == 1 else read_records_from(sources)
+    source = " + ".join(str(path) for path in sources)
+    if action == "render":
+        print(leaderboard.render(suite, found, fmt), end="")
+        return ExitCode.OK
+    rendered = {
+        inside(boards, f"{suite.name}.md", what="suite name"): leaderboard.render(suite, found, "markdown"),
+        inside(boards, f"{suite.name}.csv", what="suite name"): leaderboard.render(suite, found, "csv"),
+    }
+    if action == "update":
+        for path, text in rendered.items():
+            with reporting_os_errors("write leaderboard", path, "choose a writable --leaderboards folder"):
+                with atomic_write(path, "w") as fh:
+                    fh.write(text)
+            say(f"wrote {path}")
+        return ExitCode.OK
+    missing, stale = [], []
+    for path, text in rendered.items():
+        with reporting_os_errors("read leaderboard", path, "check the --leaderboards folder"):
+            if not path.exists():
+                missing.append(str(path))
+            elif path.read_text() != text:
+                stale.append(str(path))
+    problems = []
+    if missing:
+        problems.append(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing")
+    if stale:
+        problems.append(f"{', '.join(stale)} differ{'s' if len(stale) == 1 else ''} from what the records in "
+                        f"{source} render")
+    if problems:
+        verb = "create" if missing and not stale else "update"
+        raise LeaderboardStaleError(
+            f"{'; '.join(problems)}; {verb} {'them' if len(missing) + len(stale) > 1 else 'it'} with "
+            f"`bench leaderboard update --suite {suite.name}"
+            f"{'' if boards == Path('leaderboards') else f' --leaderboards {boards}'}"
+            f"{''.join(f' --records {folder}' for folder in folders)}` and commit the result"
+        )
+    say(f"{suite.name}: leaderboard files match the records in {source}")
+    return ExitCode.OK
+
+
+def data_verify(plugins: Plugins, name: str, data_dir: Path | None) -> ExitCode:
+    spec = plugins.datasets.get(name).spec
+    if spec.card is None:
+        raise DataError(f"dataset {name!r} has no card to verify against")
+    card = load_card(spec.card, name)
+    if not card.files:
+        print(f"{name}: generated dataset, no files to verify")
+        return ExitCode.OK
+    rows, worst = [], ExitCode.OK
+    unverifiable = [entry for entry in card.files if not entry.sha256]
+    for entry in unverifiable:
+        rows.append([entry.path, "NO CHECKSUM", f"the card records no sha256 ({entry.url or 'no url'}); "
+                                                "bench refuses to load it, so the dataset is unavailable"])
+        worst = ExitCode.DATA_ERROR
+    if data_dir is None and len(unverifiable) < len(card.files):
+        raise DataError(f"dataset {name!r}: no data dir; pass --data-dir or set BENCH_DATA_DIR")
+    for entry in card.files:
+        if not entry.sha256 or data_dir is None:  # data_dir is None only when no file has a checksum
+            continue
+        path = data_dir / entry.path
+        if not path.exists():
+            rows.append([entry.path, "MISSING", f"expected at {path}"])
+            worst = ExitCode.DATA_ERROR
+            continue
+        try:
+            verify_file(path, entry, name)
+            rows.append([entry.path, "ok", entry.sha256[:16] + "…"])
+        except DataError as exc:
+            rows.append([entry.path, "CORRUPT", str(exc)])
+            worst = ExitCode.DATA_ERROR
+    print(tabulate(rows, headers=["file", "status", "detail"]))
+    return worst
+
+
+def data_stats(plugins: Plugins, name: str, data_dir: Path | None, cache_dir: Path, allow_download: bool) -> ExitCode:
+    from bench_gnn.environment import resolve_device
+    from bench_gnn.graph.stats import graph_stats
+    from bench_gnn.runner import RunOptions, load_dataset
+
+    spec = plugins.datasets.get(name).spec
+    if spec.task != "node":
+        raise UsageError(f"`bench data stats` covers node datasets; {name!r} is a {spec.task!r} dataset")
+    options = RunOptions(device=resolve_device("cpu"), data_dir=data_dir, cache_dir=cache_dir,
+                         allow_download=allow_download)
+    stats = graph_stats(load_dataset(plugins, name, options))
+    expected = load_card(spec.card, name).stats if spec.card is not None else {}
+    rows = []
+    for key, value in stats.items():
+        shown = f"{value:.3f}" if isinstance(value, float) else value
+        rows.append([key, shown, expected.get(key, "")])
+    print(tabulate(rows, headers=[name, "measured", "card"], disable_numparse=True))
+    return ExitCode.OK
+
+
+def plot_influence(plugins: Plugins, suite_name: str, records: Path, out: Path | None) -> ExitCode:
+    from bench_gnn.graph.plots import plot_influence as draw
+
+    suite, _ = load_suite(plugins, suite_name)
+    source = inside(records, suite.name, what="suite name")
+    rows = [
+        {"model": r["identity"]["model"], "dataset": r["identity"]["dataset"], "influence": cell["extras"]}
+        for r in read_records(source)
+        if (cell := (r["results"].get("cells") or {}).get("influence")) and cell["status"] == "ok" and cell["extras"]
+    ]
+    if not rows:
+        raise UsageError(f"no records with influence measurements in {source}; run the suite first")
+    target = out or inside(Path("."), f"{suite.name}-influence.png", what="suite name")
+    with reporting_os_errors("write plot", target, "choose a writable --out path"):
+        path = draw(rows, target)
+    print(path)
+    return ExitCode.OK
+
+
+def plot_reliability(plugins: Plugins, suite_name: str, records: Path, out: Path | None) -> ExitCode:
+    """Reliability diagrams of the suite's calibrator cells (their ``extras["reliability"]``), pooled over runs:
+    one panel per dataset/model and calibrator, one curve per condition (clean, each shift)."""
+    from collections import defaultdict
+
+    from bench_gnn.graph.plots import plot_reliability as draw
+    from bench_gnn.graph.plots import pool_reliability
+
+    suite, _ = load_suite(plugins, suite_name)
+    source = inside(records, suite.name, what="suite name")
+    grouped: dict[tuple[str, str], dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+    for record in read_records(source):
+        for cell in (record["results"].get("cells") or {}).values():
+            diagrams = (cell.get("extras") or {}).get("reliability")
+            if cell["kind"] == "calibrator" and cell["status"] == "ok" and diagrams:
+                row = f"{record['identity']['dataset']} / {record['identity']['model']}"
+                for condition, diagram in diagrams.items():
+                    grouped[(row, cell["name"])][condition].append(diagram)
+    if not grouped:
+        raise UsageError(f"no records with reliability diagrams (calibrator cells) in {source}; run the suite first")
+    panels = {key: {c: pool_reliability(d) for c, d in conditions.items()} for key, conditions in grouped.items()}
+    target = out or inside(Path("."), f"{suite.name}-reliability.png", what="suite name")
+    with reporting_os_errors("write plot", target, "choose a writable --out path"):
+        path = draw(panels, target)
+    print(path)
+    return ExitCode.OK

@@ -1,0 +1,185 @@
+"""Discover plugins through the ``bench`` entry-point group and collect their specs.
+
+Each entry point is loaded inside its own error boundary: a plugin that fails to
+import, breaks a hook or returns an invalid spec is recorded with its
+distribution, version and error, and the others keep working. ``strict=True``
+turns any such problem into a :class:`PluginError`.
+
+``BENCH_DISABLE_PLUGIN_AUTOLOAD=1`` loads only bench's own first-party plugins
+(the entry points of the ``bench-gnn`` distribution), for isolated runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+from bench_gnn import hookspecs
+from bench_gnn.errors import BenchError, PluginError, unknown_name
+from bench_gnn.registry import PluginInfo, Registry
+from bench_gnn.specs import (
+    AnalysisSpec,
+    CalibratorSpec,
+    DatasetSpec,
+    DetectorSpec,
+    LauncherSpec,
+    MetricSpec,
+    ModelSpec,
+    ProtocolSpec,
+    SuiteSource,
+    check_name,
+)
+
+GROUP = "bench"
+DISTRIBUTION = "bench-gnn"
+DISABLE_AUTOLOAD_ENV = "BENCH_DISABLE_PLUGIN_AUTOLOAD"
+
+HOOKS: dict[str, tuple[str, Any]] = {
+    "bench_models": ("models", ModelSpec),
+    "bench_datasets": ("datasets", DatasetSpec),
+    "bench_metrics": ("metrics", MetricSpec),
+    "bench_suites": ("suites", SuiteSource),
+    "bench_launchers": ("launchers", LauncherSpec),
+    "bench_protocols": ("protocols", ProtocolSpec),
+    "bench_calibrators": ("calibrators", CalibratorSpec),
+    "bench_detectors": ("detectors", DetectorSpec),
+    "bench_analyses": ("analyses", AnalysisSpec),
+}
+
+
+@dataclass
+class Plugins:
+    """Everything the installed plugins contribute."""
+
+    plugins: list[PluginInfo] = field(default_factory=list)
+    models: Registry[ModelSpec] = field(default_factory=lambda: Registry("model"))
+    datasets: Registry[DatasetSpec] = field(default_factory=lambda: Registry("dataset"))
+    metrics: Registry[MetricSpec] = field(default_factory=lambda: Registry("metric"))
+    suites: Registry[Any] = field(default_factory=lambda: Registry("suite"))
+    launchers: Registry[LauncherSpec] = field(default_factory=lambda: Registry("launcher"))
+    protocols: Registry[ProtocolSpec] = field(default_factory=lambda: Registry("protocol"))
+    calibrators: Registry[CalibratorSpec] = field(default_factory=lambda: Registry("calibrator"))
+    detectors: Registry[DetectorSpec] = field(default_factory=lambda: Registry("detector"))
+    analyses: Registry[AnalysisSpec] = field(default_factory=lambda: Registry("analysis"))
+
+    @property
+    def errors(self) -> list[PluginInfo]:
+        return [p for p in self.plugins if p.error]
+
+    def distributions(self) -> dict[str, str]:
+        return {p.distribution: p.version or "" for p in self.plugins if p.distribution and not p.error}
+
+
+def _entry_points() -> list[metadata.EntryPoint]:
+    eps = list(metadata.entry_points(group=GROUP))
+    if os.environ.get(DISABLE_AUTOLOAD_ENV, "").lower() not in ("", "0", "false", "no"):
+        eps = [ep for ep in eps if ep.dist is not None and ep.dist.name == DISTRIBUTION]
+    return sorted(eps, key=lambda ep: (ep.dist.name != DISTRIBUTION if ep.dist else True, ep.name))
+
+
+def load_plugins(strict: bool = False, extra: Iterable[tuple[str, Any]] = ()) -> Plugins:
+    """Load every entry point of the ``bench`` group, then ``extra`` ``(name, module)`` pairs."""
+    result = Plugins()
+    manager = pluggy.PluginManager(GROUP)
+    manager.add_hookspecs(hookspecs)
+    sources: list[tuple[PluginInfo, Any]] = []
+    for ep in _entry_points():
+        dist = ep.dist
+        info = PluginInfo(ep.name, ep.value, dist.name if dist else None, dist.version if dist else None)
+        try:
+            sources.append((info, ep.load()))
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            _fail(result, info, f"import failed: {type(exc).__name__}: {exc}", strict)
+    for name, module in extra:
+        sources.append((PluginInfo(name, getattr(module, "__name__", repr(module))), module))
+    for info, module in sources:
+        _register(manager, result, info, module, strict)
+    return result
+
+
+def _fail(result: Plugins, info: PluginInfo, error: str, strict: bool) -> None:
+    info.error = error
+    if info not in result.plugins:
+        result.plugins.append(info)
+    if strict:
+        raise PluginError(f"plugin {info.label}: {error}")
+
+
+def _register(manager: pluggy.PluginManager, result: Plugins, info: PluginInfo, module: Any, strict: bool) -> None:
+    result.plugins.append(info)
+    try:
+        manager.register(module, name=f"{info.distribution}:{info.name}")
+    except (pluggy.PluginValidationError, ValueError) as exc:
+        _fail(result, info, f"invalid hook implementation: {exc}", strict)
+        return
+    try:
+        contributions = _collect(manager, module)
+    except BenchError as exc:
+        manager.unregister(module)
+        _fail(result, info, str(exc), strict)
+        return
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken hook (even sys.exit) must not stop the others
+        manager.unregister(module)
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        _fail(result, info, f"hook raised {detail}", strict)
+        return
+    problems = []
+    for kind, name, spec in contributions:
+        registry = getattr(result, kind)
+        try:
+            registry.check_free(name, info)
+            registry.add(name, spec, info)
+        except PluginError as exc:
+            problems.append(str(exc))
+    info.contributes = tuple(f"{getattr(result, kind).kind}:{name}" for kind, name, _ in contributions)
+    if problems:
+        _fail(result, info, "; ".join(problems), strict)
+
+
+def _collect(manager: pluggy.PluginManager, module: Any) -> list[tuple[str, str, Any]]:
+    """Call the plugin's own hook implementations and validate what they return."""
+    from bench_gnn.suite import read_suite_source
+
+    found: list[tuple[str, str, Any]] = []
+    for caller in manager.get_hookcallers(module) or ():
+        if caller.name not in HOOKS:
+            raise unknown_name("hook", caller.name, HOOKS, hint="Hooks are listed in bench_gnn.hookspecs.")
+        kind, spec_type = HOOKS[caller.name]
+        hook = caller.name
+        impls = [impl for impl in caller.get_hookimpls() if impl.plugin is module]
+        items: list[Any] = [item for impl in impls for item in _as_list(impl.function(), hook, spec_type)]
+        for item in items:
+            if not isinstance(item, spec_type):
+                raise PluginError(f"{hook}() returned {item!r}; expected {spec_type.__name__} instances")
+            if isinstance(item, SuiteSource):
+                mapping = read_suite_source(item)
+                check_name("suite", mapping["name"])
+                found.append((kind, mapping["name"], (item, mapping)))
+            else:
+                found.append((kind, item.name, item))
+    return found
+
+
+def _as_list(items: Any, hook: str, spec_type: type) -> list[Any]:
+    if not isinstance(items, (list, tuple)):
+        raise PluginError(f"{hook}() must return a list of {spec_type.__name__}, got {type(items).__name__}")
+    return list(items)
+
+
+def python_versions() -> dict[str, str]:
+    versions = {"python": sys.version.split()[0]}
+    for dist in ("torch", "torch-geometric", "torchmetrics", DISTRIBUTION):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = "not installed"
+    return versions

@@ -1,0 +1,77 @@
+"""The built-in launchers of ``bench launch``: ``local``, ``submitit``, ``hydra`` and ``ray``.
+
+Cheap to import: each launcher's code lives in its own module (``launcher_local``, ...),
+imported when it launches, and so are submitit, Hydra and Ray, which come with the extras
+``bench-gnn[slurm]``, ``bench-gnn[hydra]`` and ``bench-gnn[ray]``. A launcher whose extra is
+missing is refused before anything starts, with the ``pip install`` that fixes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench_gnn import LauncherSpec, hookimpl
+
+
+def _local(request: Any) -> Any:
+    from bench_gnn_launchers.local import launch
+
+    return launch(request)
+
+
+def _submitit(request: Any) -> Any:
+    from bench_gnn_launchers.slurm import launch
+
+    return launch(request)
+
+
+def _hydra(request: Any) -> Any:
+    from bench_gnn_launchers.hydra_multirun import launch
+
+    return launch(request)
+
+
+def _ray(request: Any) -> Any:
+    from bench_gnn_launchers.ray_tasks import launch
+
+    return launch(request)
+
+
+@hookimpl
+def bench_launchers():
+    return [
+        LauncherSpec(
+            name="local",
+            launch=_local,
+            options={"workers_per_gpu": 1},
+            description="one process per worker on this machine; GPUs shared round-robin, CPU threads divided",
+        ),
+        LauncherSpec(
+            name="submitit",
+            launch=_submitit,
+            options={
+                "submitit_cluster": "auto", "partition": None, "gpus_per_worker": 0, "time_min": 240,
+                "array_parallelism": 256, "max_array_size": 1000,
+            },
+            requires=("submitit",),
+            install="bench-gnn[slurm]",
+            description="SLURM job arrays through submitit (requeued on timeout or preemption); local for tests",
+        ),
+        LauncherSpec(
+            name="hydra",
+            launch=_hydra,
+            options={"hydra_launcher": None, "hydra_config_dir": None, "hydra_config_name": None,
+                     "hydra_override": ()},
+            requires=("hydra",),
+            install="bench-gnn[hydra]",
+            description="a Hydra multirun over the shard index, under any Hydra launcher plugin (default joblib)",
+        ),
+        LauncherSpec(
+            name="ray",
+            launch=_ray,
+            options={"gpus_per_worker": 0.0, "ray_address": None},
+            requires=("ray",),
+            install="bench-gnn[ray]",
+            description="one Ray task per worker, each with a GPU share",
+        ),
+    ]

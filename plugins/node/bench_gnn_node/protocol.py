@@ -1,0 +1,43 @@
+"""The ``node-full-batch`` protocol: full-batch transductive node classification on fixed splits (Platonov et
+al. 2023); the implementation is :mod:`bench_gnn_node.full_batch`.
+
+This module holds the arguments, their defaults and checks, and imports no torch: listing and validating suites
+never pay for training code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+
+from bench_gnn import ProtocolSpec, check_analyses, check_int, check_number, resolve_analyses
+
+DEFAULTS: dict[str, Any] = {"steps": 1000, "lr": 3e-5, "weight_decay": 0.0, "eval_every": 1, "analyses": {}}
+CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "steps": partial(check_int, minimum=1),
+    "lr": partial(check_number, minimum=0),
+    "weight_decay": partial(check_number, minimum=0),
+    "eval_every": partial(check_int, minimum=1),
+    "analyses": check_analyses,
+}
+
+
+def run(ctx: Any) -> Any:
+    from bench_gnn_node.full_batch import run
+
+    return run(ctx)
+
+
+def _check(args: Mapping[str, Any], plugins: Any) -> dict[str, Any]:
+    return {**args, "analyses": resolve_analyses(args["analyses"], plugins)}
+
+
+def protocol_specs() -> list[ProtocolSpec]:
+    return [
+        ProtocolSpec(
+            name="node-full-batch", run=run, defaults=DEFAULTS, checks=CHECKS,
+            check=_check, tasks=frozenset({"node"}), step_key="steps", step_unit=("ms/step", 1000.0),
+            description="full-batch node classification on fixed splits; test score at the best validation step",
+        ),
+    ]
