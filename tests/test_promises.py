@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "tests" / "PROMISES.md"
 HEADER = ["#", "section", "promise", "test(s)", "status"]
 STATUSES = ("covered", "partly", "none")
-NODE_ID = re.compile(r"tests/[\w/]+\.py::\w+")
+NODE_ID = re.compile(r"(?:plugins/\w+/)?tests/[\w/]+\.py::\w+")
 # Rows whose status is `none` today. Lower it when a row gets its test; the count must never grow.
 NONE_ROWS = 0
 

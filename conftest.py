@@ -1,4 +1,4 @@
-"""Shared fixtures for the bench test suite."""
+"""Shared fixtures of the whole test suite: the core's tests (tests/) and each plugin family's (plugins/*/tests)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 # source folder -> the folder it has in the wheel (each holds one import package)
 FOLDERS = {"harness/bench_gnn": "bench_gnn", **{f"plugins/{f}/bench_gnn_{f}": f"bench_gnn_{f}"
                                                for f in ("node", "longrange", "ood", "launchers", "smoke")}}

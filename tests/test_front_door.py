@@ -14,7 +14,7 @@ from pathlib import Path
 
 import tomllib
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 # the first-party families' hook modules, as pyproject.toml registers them
 ENTRY_POINTS = tuple(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["bench"].values())
 HEAVY = (

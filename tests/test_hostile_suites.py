@@ -20,7 +20,7 @@ from bench_gnn import SuiteSource, hookimpl
 from bench_gnn.errors import ExitCode, PluginError
 from bench_gnn.plugin_manager import load_plugins
 
-PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
+PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 FAST = ("--model", "GCN", "--dataset", "csbm-mixed", "--splits", "1", "--no-progress", "--no-leaderboard")
 
 

@@ -11,7 +11,7 @@ import yaml
 
 from bench_gnn.cli import _parser
 
-WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
+WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
 
 
 def _load(name: str) -> dict:

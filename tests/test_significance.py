@@ -11,7 +11,7 @@ from bench_gnn.api import load_suite
 from bench_gnn.leaderboard import build_boards
 from bench_gnn.store import read_records
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_holm_adjusts_step_down_and_stays_monotone():

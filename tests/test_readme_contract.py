@@ -15,7 +15,7 @@ import bench_gnn
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _readme_paragraph(start: str) -> str:

@@ -11,7 +11,7 @@ from bench_gnn.errors import ConfigError, UsageError
 from bench_gnn.jobs import FULL, expand
 from bench_gnn.suite import apply_overrides, read_suite_file, validate_suite
 
-SMOKE = Path(__file__).resolve().parents[2] / "plugins" / "smoke" / "bench_gnn_smoke" / "suites" / "smoke.yaml"
+SMOKE = Path(__file__).resolve().parents[1] / "plugins" / "smoke" / "bench_gnn_smoke" / "suites" / "smoke.yaml"
 
 
 def _raw(plugins):

@@ -13,7 +13,7 @@ from bench_gnn import ModelSpec, hookimpl
 from bench_gnn.errors import ExitCode, PluginError, UsageError
 from bench_gnn.plugin_manager import load_plugins
 
-FAKE = Path(__file__).resolve().parents[1] / "fake_plugin"
+FAKE = Path(__file__).resolve().parent / "fake_plugin"
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ from bench_gnn.leaderboard import render
 from bench_gnn.plugin_manager import load_plugins
 from bench_gnn.store import read_records
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "harness" / "bench_gnn"
 
 
