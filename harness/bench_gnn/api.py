@@ -16,6 +16,7 @@ from bench_gnn.data.context import default_cache_dir, default_data_dir
 from bench_gnn.errors import DataError, ExitCode, LeaderboardStaleError, UsageError
 from bench_gnn.files import atomic_write, inside, reporting_os_errors
 from bench_gnn.jobs import expand
+from bench_gnn.kinds import BY_PLURAL, list_rows
 from bench_gnn.plugin_manager import Plugins, load_plugins
 from bench_gnn.shards import Shard, Worker, launcher_from_env
 from bench_gnn.store import Store, read_records, read_records_from
@@ -247,49 +248,10 @@ def list_(what: str, plugins: Plugins) -> ExitCode:
                  len(p.contributes)] for p in plugins.plugins]
         print(tabulate(rows, headers=["plugin", "distribution", "version", "module", "status", "contributes"]))
         return ExitCode.PLUGIN_ERROR if plugins.errors else ExitCode.OK
-    registry = getattr(plugins, what)
-    rows = []
-    for entry in registry:
-        spec, origin = entry.spec, entry.plugin.label
-        if what == "models":
-            rows.append([spec.name, ",".join(sorted(spec.tasks)), origin, spec.description])
-        elif what == "datasets":
-            rows.append([spec.name, spec.task, spec.metric, origin, spec.description])
-        elif what == "metrics":
-            rows.append([spec.name, "higher" if spec.higher_is_better else "lower", origin, spec.description])
-        elif what == "launchers":
-            options = " ".join(f"--{key.replace('_', '-')}" for key in spec.options)
-            rows.append([spec.name, spec.install or "(built in)", options, origin, spec.description])
-        elif what == "protocols":
-            rows.append([spec.name, ",".join(sorted(spec.tasks)), spec.step_key or "", origin, spec.description])
-        elif what == "calibrators":
-            rows.append([spec.name, _describe_args(spec.defaults), origin, spec.description])
-        elif what == "detectors":
-            rows.append([spec.name, spec.training, _describe_args(spec.defaults), origin, spec.description])
-        elif what == "analyses":
-            rows.append([spec.name, _describe_args(spec.defaults), ", ".join(c.header for c in spec.columns), origin,
-                         spec.description])
-        else:
-            source, mapping = spec
-            rows.append([mapping["name"], mapping.get("version"), origin,
-                         " ".join(str(mapping.get("description", "")).split())[:90]])
-    headers = {
-        "models": ["model", "tasks", "plugin", "description"],
-        "datasets": ["dataset", "task", "metric", "plugin", "description"],
-        "metrics": ["metric", "better", "plugin", "description"],
-        "suites": ["suite", "version", "plugin", "description"],
-        "launchers": ["launcher", "needs", "options", "plugin", "description"],
-        "protocols": ["protocol", "tasks", "--steps sets", "plugin", "description"],
-        "calibrators": ["calibrator", "arguments", "plugin", "description"],
-        "detectors": ["detector", "training", "arguments", "plugin", "description"],
-        "analyses": ["analysis", "arguments", "columns", "plugin", "description"],
-    }[what]
+    kind = BY_PLURAL[what]
+    headers, rows = list_rows(kind, plugins.registry(kind))
     print(tabulate(rows, headers=headers))
     return ExitCode.OK
-
-
-def _describe_args(defaults: Any) -> str:
-    return " ".join(f"{key}={value}" for key, value in defaults.items())
 
 
 def submission_command(

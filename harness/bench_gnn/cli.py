@@ -19,6 +19,7 @@ from typing import NoReturn
 
 from bench_gnn import __version__
 from bench_gnn.errors import BROKEN_PIPE_EXIT, BenchError, ExitCode, UsageError, os_error_message
+from bench_gnn.kinds import KINDS
 from bench_gnn.shards import Shard
 
 EPILOG = """exit codes: 0 ok, 1 jobs failed, 2 interrupted, 3 internal error, 4 usage/config error,
@@ -183,8 +184,7 @@ def _parser() -> Parser:
     launch.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="OmegaConf overrides of the suite")
 
     lst = sub.add_parser("list", help="list plugins, models, datasets, metrics, suites or launchers")
-    lst.add_argument("what", choices=["plugins", "models", "datasets", "metrics", "suites", "launchers", "protocols",
-                                       "calibrators", "detectors", "analyses"],
+    lst.add_argument("what", choices=["plugins", *(kind.plural for kind in KINDS)],
                      help="what to list; `plugins` also names the plugins that failed to load and why")
 
     board = sub.add_parser("leaderboard", help="render, update, check, validate or diff a suite's leaderboard")

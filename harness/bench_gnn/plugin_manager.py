@@ -23,6 +23,7 @@ import pluggy
 
 from bench_gnn import hookspecs
 from bench_gnn.errors import BenchError, PluginError, unknown_name
+from bench_gnn.kinds import BY_HOOK, KINDS, Kind
 from bench_gnn.registry import PluginInfo, Registry
 from bench_gnn.specs import (
     AnalysisSpec,
@@ -41,33 +42,28 @@ GROUP = "bench"
 DISTRIBUTION = "bench-gnn"
 DISABLE_AUTOLOAD_ENV = "BENCH_DISABLE_PLUGIN_AUTOLOAD"
 
-HOOKS: dict[str, tuple[str, Any]] = {
-    "bench_models": ("models", ModelSpec),
-    "bench_datasets": ("datasets", DatasetSpec),
-    "bench_metrics": ("metrics", MetricSpec),
-    "bench_suites": ("suites", SuiteSource),
-    "bench_launchers": ("launchers", LauncherSpec),
-    "bench_protocols": ("protocols", ProtocolSpec),
-    "bench_calibrators": ("calibrators", CalibratorSpec),
-    "bench_detectors": ("detectors", DetectorSpec),
-    "bench_analyses": ("analyses", AnalysisSpec),
-}
-
-
 @dataclass
 class Plugins:
     """Everything the installed plugins contribute."""
 
     plugins: list[PluginInfo] = field(default_factory=list)
-    models: Registry[ModelSpec] = field(default_factory=lambda: Registry("model"))
-    datasets: Registry[DatasetSpec] = field(default_factory=lambda: Registry("dataset"))
-    metrics: Registry[MetricSpec] = field(default_factory=lambda: Registry("metric"))
-    suites: Registry[Any] = field(default_factory=lambda: Registry("suite"))
-    launchers: Registry[LauncherSpec] = field(default_factory=lambda: Registry("launcher"))
-    protocols: Registry[ProtocolSpec] = field(default_factory=lambda: Registry("protocol"))
-    calibrators: Registry[CalibratorSpec] = field(default_factory=lambda: Registry("calibrator"))
-    detectors: Registry[DetectorSpec] = field(default_factory=lambda: Registry("detector"))
-    analyses: Registry[AnalysisSpec] = field(default_factory=lambda: Registry("analysis"))
+    # one registry per kind of bench_gnn.kinds.KINDS, made in __post_init__; declared here for their types
+    models: Registry[ModelSpec] = field(init=False)
+    datasets: Registry[DatasetSpec] = field(init=False)
+    metrics: Registry[MetricSpec] = field(init=False)
+    suites: Registry[Any] = field(init=False)
+    launchers: Registry[LauncherSpec] = field(init=False)
+    protocols: Registry[ProtocolSpec] = field(init=False)
+    calibrators: Registry[CalibratorSpec] = field(init=False)
+    detectors: Registry[DetectorSpec] = field(init=False)
+    analyses: Registry[AnalysisSpec] = field(init=False)
+
+    def __post_init__(self) -> None:
+        for kind in KINDS:
+            setattr(self, kind.plural, Registry(kind.singular))
+
+    def registry(self, kind: Kind) -> Registry[Any]:
+        return getattr(self, kind.plural)
 
     @property
     def errors(self) -> list[PluginInfo]:
@@ -151,9 +147,10 @@ def _collect(manager: pluggy.PluginManager, module: Any) -> list[tuple[str, str,
 
     found: list[tuple[str, str, Any]] = []
     for caller in manager.get_hookcallers(module) or ():
-        if caller.name not in HOOKS:
-            raise unknown_name("hook", caller.name, HOOKS, hint="Hooks are listed in bench_gnn.hookspecs.")
-        kind, spec_type = HOOKS[caller.name]
+        if caller.name not in BY_HOOK:
+            raise unknown_name("hook", caller.name, BY_HOOK, hint="Hooks are listed in bench_gnn.hookspecs.")
+        kind: str = BY_HOOK[caller.name].plural
+        spec_type: type[Any] = BY_HOOK[caller.name].spec
         hook = caller.name
         impls = [impl for impl in caller.get_hookimpls() if impl.plugin is module]
         items: list[Any] = [item for impl in impls for item in _as_list(impl.function(), hook, spec_type)]
