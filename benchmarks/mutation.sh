@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Mutation testing (mutmut 3) of the core pipeline: harness/{suite,jobs,store,runner,leaderboard}.py.
+# Mutation testing (mutmut 3) of the core pipeline: harness/bench_gnn/{suite,jobs,store,runner,leaderboard}.py.
 #
-# mutmut 3 copies the code into ./mutants/ and derives module names from file paths (a leading src/ stripped);
-# our package-dir mapping (harness/ -> bench_gnn) defeats that in place, so this script works in a scratch copy
-# laid out as src/bench_gnn (= harness/), src/bench_gnn/plugins, src/bench_gnn/datasets. The venv's editable
+# mutmut 3 copies the code into ./mutants/ and derives module names from file paths with only a leading src/
+# stripped (harness/bench_gnn/suite.py would be harness.bench_gnn.suite), so this script works in a scratch copy
+# with the core moved to src/bench_gnn (= harness/bench_gnn/); the plugin families stay in plugins/. The venv's editable
 # finder sits at the end of sys.meta_path, so the mutated copy that mutmut puts first on sys.path wins (checked
 # below). Only fast in-process tests run: tests marked slow, and tests that start `python -m bench_gnn.cli` or
 # other Python subprocesses (those would import the unmutated package) are deselected.
@@ -24,9 +24,7 @@ if [ ! -d "$scratch/src/bench_gnn" ]; then
     (cd "$repo" && git ls-files --cached --others --exclude-standard | grep -v '^\.venv/' | tar -cf - -T - | tar -xf - -C "$scratch")
     cd "$scratch"
     mkdir src
-    mv harness src/bench_gnn
-    mv plugins src/bench_gnn/plugins
-    mv datasets src/bench_gnn/datasets
+    mv harness/bench_gnn src/bench_gnn
     # the records' provenance names the checkout's commit, and a test checks it: make the copy a git checkout
     printf 'mutants/\n' > .git-info-exclude
     git init -q && mv .git-info-exclude .git/info/exclude && git add -A \
@@ -86,23 +84,13 @@ def _mutmut_check_import_path():
 PY
 fi
 cd "$scratch"
-# tests read repository files by path (plugins/suites/*.yaml, datasets/*.yaml, harness/schemas): point those
-# paths, inside mutants/ where the tests run, at the copied package
-mkdir -p mutants
-for pair in plugins:src/bench_gnn/plugins datasets:src/bench_gnn/datasets; do
-    [ -e "mutants/${pair%%:*}" ] || ln -s "${pair#*:}" "mutants/${pair%%:*}"
-done
-# harness/ is the package without its plugins/ and datasets/ (as in the repository)
-if [ ! -e mutants/harness ]; then
-    mkdir mutants/harness
-    for e in src/bench_gnn/*; do
-        case ${e##*/} in plugins|datasets) ;; *) ln -s "../src/bench_gnn/${e##*/}" "mutants/harness/${e##*/}" ;; esac
-    done
-fi
-# environment.git_state() looks for pyproject.toml and harness/ next to the package's folder (mutants/src/)
-mkdir -p mutants/src
-for f in pyproject.toml harness; do
-    [ -e "mutants/src/$f" ] || ln -s "../$f" "mutants/src/$f"
+# tests read repository files by path (plugins/<family>/.../suites, cards, harness/bench_gnn/schemas): point
+# those paths, inside mutants/ where the tests run, at the copies; environment.git_state() looks for
+# pyproject.toml and harness/bench_gnn two folders above the package (mutants/src/bench_gnn -> mutants/)
+mkdir -p mutants/harness
+[ -e mutants/harness/bench_gnn ] || ln -s ../src/bench_gnn mutants/harness/bench_gnn
+for f in plugins pyproject.toml conftest.py; do
+    [ -e "mutants/$f" ] || ln -s "../$f" "mutants/$f"
 done
 for f in leaderboards benchmarks README.md LICENSE tox.ini .github .ci; do
     [ -e "mutants/$f" ] || ln -s "../$f" "mutants/$f"
