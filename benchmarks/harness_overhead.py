@@ -46,12 +46,13 @@ import torchmetrics
 from bench_gnn_node.heterophily import read_npz
 
 import bench_gnn
-from bench_gnn.api import load_suite, run
+from bench_gnn.api import run
 from bench_gnn.data.cards import load_card
 from bench_gnn.data.context import DataContext, default_cache_dir, default_data_dir
 from bench_gnn.environment import cpu_name, git_state, resolve_device
 from bench_gnn.plugin_manager import Plugins, load_plugins
 from bench_gnn.specs import MetricSpec, ModelSpec, TaskInfo
+from bench_gnn.sweep import Sweep, load_suite
 
 SUITE = "heterophily"
 SPLIT = 0  # splits=1 runs split 0, seeded with 0 (Suite.runs)
@@ -65,11 +66,10 @@ def harness_run(args: argparse.Namespace, plugins: Plugins, steps: int, cache_di
         git_state.cache_clear()  # every `bench run` process pays this once; so does every timed call
         gc.collect()
         start = time.perf_counter()
-        summary, _ = run(
-            SUITE, models=[args.model], datasets=[args.dataset], splits=1, steps=steps,
-            overrides=overrides(args), results=results, data_dir=args.data_dir, cache_dir=cache_dir,
-            offline=True, force=True, progress=False, device=args.device, plugins=plugins,
-        )
+        sweep = Sweep(SUITE, models=[args.model], datasets=[args.dataset], splits=1, steps=steps,
+                      overrides=overrides(args), results=results, data_dir=args.data_dir, cache_dir=cache_dir,
+                      offline=True, device=args.device)
+        summary, _ = run(sweep, force=True, progress=False, plugins=plugins)
         seconds = time.perf_counter() - start
         if len(summary.records) != 1:
             raise SystemExit(f"harness run produced {len(summary.records)} records, expected 1: {summary}")

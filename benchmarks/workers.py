@@ -76,9 +76,9 @@ def check_records(results: Path, suite: str) -> int:
 
 def board(results: Path, suite_name: str, overrides_args: list[str]) -> list[list[str]]:
     from bench_gnn import leaderboard
-    from bench_gnn.api import load_suite
     from bench_gnn.plugin_manager import load_plugins
     from bench_gnn.store import read_records
+    from bench_gnn.sweep import load_suite
 
     steps = int(overrides_args[overrides_args.index("--steps") + 1]) if "--steps" in overrides_args else None
     suite, _ = load_suite(load_plugins(), suite_name, steps=steps)

@@ -87,13 +87,13 @@ def _commands(parser, path=()):
                 yield from _commands(sub, (*path, name))
 
 
-def test_every_commands_help_lists_each_of_its_options_with_a_description(bench_main):
+def test_every_commands_help_lists_each_of_its_options_with_a_description(bench_main, plugins):
     import argparse
 
     from bench_gnn.cli import _parser
 
     seen = []
-    for path, parser in _commands(_parser()):
+    for path, parser in _commands(_parser([entry.spec for entry in plugins.launchers])):
         code, text, _ = bench_main(*path, "--help") if path else (0, parser.format_help(), "")
         assert code == 0 and text.startswith(f"usage: bench{''.join(' ' + p for p in path)}"), path
         for action in parser._actions:

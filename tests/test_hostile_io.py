@@ -286,15 +286,16 @@ def test_store_refuses_a_suite_name_outside_results(work):
 @pytest.fixture
 def hostile_suite_name(monkeypatch):
     """Load the smoke suite under an escaping name, as if the suite-level name rule were bypassed."""
-    from bench_gnn import api
+    from bench_gnn import api, sweep
 
-    real = api.load_suite
+    real = sweep.load_suite
 
     def load(*args, **kwargs):
         suite, published = real(*args, **kwargs)
         return dataclasses.replace(suite, name="../escape"), dataclasses.replace(published, name="../escape")
 
-    monkeypatch.setattr(api, "load_suite", load)
+    monkeypatch.setattr(api, "load_suite", load)  # the leaderboard commands
+    monkeypatch.setattr(sweep, "load_suite", load)  # run, status, launch (through Sweep)
     return "../escape"
 
 
@@ -345,8 +346,8 @@ def test_incomplete_ok_record_is_rerun_and_repaired(bench_main, work, damage):
 
 
 def test_leaderboard_skips_unusable_records_without_crashing(plugins):
-    from bench_gnn.api import load_suite
     from bench_gnn.leaderboard import build_boards, render
+    from bench_gnn.sweep import load_suite
 
     suite = load_suite(plugins, "smoke")[0]
     broken = record_builders.make()

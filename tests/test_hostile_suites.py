@@ -19,6 +19,7 @@ import yaml
 from bench_gnn import SuiteSource, hookimpl
 from bench_gnn.errors import ExitCode, PluginError
 from bench_gnn.plugin_manager import load_plugins
+from bench_gnn.sweep import Sweep
 
 PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 FAST = ("--model", "GCN", "--dataset", "csbm-mixed", "--splits", "1", "--no-progress", "--no-leaderboard")
@@ -220,8 +221,8 @@ def test_a_dataset_that_calls_sys_exit_fails_its_jobs_and_the_run_says_so(tmp_pa
     module.bench_datasets = hookimpl(lambda: [DatasetSpec("quitter", task="node", load=load, card=card)])
     plugins = load_plugins(extra=[("exiting-data", module)])
     suite = _write(tmp_path / "suite.yaml", {**_smoke(), "datasets": ["quitter", "csbm-mixed"]})
-    summary, _ = run(str(suite), models=["GCN"], splits=1, steps=2, results=tmp_path / "results", progress=False,
-                     plugins=plugins)
+    sweep = Sweep(str(suite), models=["GCN"], splits=1, steps=2, results=tmp_path / "results")
+    summary, _ = run(sweep, progress=False, plugins=plugins)
     assert (summary.ok, summary.failed) == (1, 1)
     assert summary.exit_code == ExitCode.JOBS_FAILED
     (failed,) = [r for r in map(json.loads, (p.read_text() for p in (tmp_path / "results" / "smoke").glob("*.json")))
@@ -302,8 +303,8 @@ def test_fuzzed_suites_and_overrides_either_run_or_exit_4_never_3_never_hang(tmp
 
 
 def test_a_suite_file_over_1_mib_is_refused_and_one_just_under_loads(tmp_path, bench_main):
-    from bench_gnn.api import load_suite
     from bench_gnn.suite import MAX_SUITE_BYTES
+    from bench_gnn.sweep import load_suite
 
     assert MAX_SUITE_BYTES == 1024 * 1024  # README: "at most 1 MiB"
     head = yaml.safe_dump({**_smoke(), "name": "padded"}, sort_keys=False) + "notes: "
@@ -320,8 +321,8 @@ def test_a_suite_file_over_1_mib_is_refused_and_one_just_under_loads(tmp_path, b
 
 def test_a_model_without_a_check_takes_each_hyper_parameter_of_its_defaults_type(tmp_path, bench_main, monkeypatch):
     from bench_gnn import ModelSpec
-    from bench_gnn.api import load_suite
     from bench_gnn.errors import ConfigError
+    from bench_gnn.sweep import load_suite
 
     spec = ModelSpec("NoCheck", lambda task, hp: None, defaults={"hidden": 16, "dropout": 0.5, "act": "relu",
                                                                   "norm": True}, tasks={"node"})

@@ -26,6 +26,7 @@ from bench_gnn import LauncherSpec, LaunchRequest, LaunchResult, hookimpl
 from bench_gnn.errors import ExitCode, PluginError, StorageError, UsageError, worker_exit_code
 from bench_gnn.launch import launch, resolve_options
 from bench_gnn.plugin_manager import load_plugins
+from bench_gnn.sweep import Sweep
 
 #: The end-to-end sweep: GCN on the 3 smoke datasets x 2 splits, short training (shards 0/2 and 1/2 own 5 and 1).
 SWEEP = ("--suite", "smoke", "--model", "GCN", "--steps", "20")
@@ -120,10 +121,10 @@ def test_worker_command_environment_and_pass_through_options(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     recorder = Recorder(LaunchResult(exit_codes=(0, 0, 0)))
     plugins = _plugins_with(LauncherSpec("rec", launch=recorder))
-    code = launch("smoke", workers=3, launcher="rec", models=["GCN"], datasets=["csbm-mixed"], splits=1, steps=5,
+    sweep = Sweep("smoke", models=["GCN"], datasets=["csbm-mixed"], splits=1, steps=5,
                   overrides=["protocol_args.lr=0.02"], results=Path("out"), data_dir=Path("data"), threads=2,
-                  offline=True, device="cpu", cache_dir=Path("cache"), allow_over_budget=True, plugins=plugins,
-                  show_leaderboard=False)
+                  offline=True, device="cpu", cache_dir=Path("cache"), allow_over_budget=True)
+    code = launch(sweep, workers=3, launcher="rec", plugins=plugins, show_leaderboard=False)
     assert code == ExitCode.OK
     request = recorder.requests[0]
     assert request.results == tmp_path / "out" and request.suite_name == "smoke"
@@ -146,13 +147,13 @@ def test_a_bad_suite_or_an_unwritable_results_folder_stops_launch_before_any_wor
     recorder = Recorder(LaunchResult(exit_codes=(0, 0)))
     plugins = _plugins_with(LauncherSpec("rec", launch=recorder))
     with pytest.raises(UsageError, match="unknown suite 'smok'"):
-        launch("smok", workers=2, launcher="rec", results=tmp_path, plugins=plugins)
+        launch(Sweep("smok", results=tmp_path), workers=2, launcher="rec", plugins=plugins)
     with pytest.raises(UsageError, match="unknown model 'GCNN'"):
-        launch("smoke", workers=2, launcher="rec", models=["GCNN"], results=tmp_path, plugins=plugins)
+        launch(Sweep("smoke", models=["GCNN"], results=tmp_path), workers=2, launcher="rec", plugins=plugins)
     taken = tmp_path / "a-file"
     taken.write_text("")
     with pytest.raises(StorageError, match=f"cannot write records to {taken / 'smoke'}"):
-        launch("smoke", workers=2, launcher="rec", results=taken, plugins=plugins)
+        launch(Sweep("smoke", results=taken), workers=2, launcher="rec", plugins=plugins)
     assert recorder.requests == []  # no worker was ever asked for
 
 
@@ -162,7 +163,7 @@ def test_exit_code_is_the_worst_worker_and_a_killed_worker_asks_for_a_rerun(tmp_
     assert worker_exit_code(99) == ExitCode.INTERNAL_ERROR
     for codes, expected in (((0, 1), ExitCode.JOBS_FAILED), ((1, -9), ExitCode.INTERRUPTED), ((0, 5), 5)):
         plugins = _plugins_with(LauncherSpec("rec", launch=Recorder(LaunchResult(exit_codes=codes))))
-        assert launch("smoke", workers=2, launcher="rec", results=tmp_path, plugins=plugins) == expected
+        assert launch(Sweep("smoke", results=tmp_path), workers=2, launcher="rec", plugins=plugins) == expected
     err = capsys.readouterr().err
     assert "worker rec-1 was killed by signal 9 (SIGKILL)" in err
     assert "run the same command again to resume" in err and "bench status --suite smoke" in err
@@ -170,7 +171,7 @@ def test_exit_code_is_the_worst_worker_and_a_killed_worker_asks_for_a_rerun(tmp_
 
 def test_submission_prints_job_ids_and_the_status_command(tmp_path, capsys):
     plugins = _plugins_with(LauncherSpec("rec", launch=Recorder(LaunchResult(submitted=("4242_0", "4242_1")))))
-    assert launch("smoke", workers=2, launcher="rec", results=tmp_path, splits=1, plugins=plugins) == ExitCode.OK
+    assert launch(Sweep("smoke", results=tmp_path, splits=1), workers=2, launcher="rec", plugins=plugins) == ExitCode.OK
     out, err = capsys.readouterr()
     assert out.split() == ["4242_0", "4242_1"]
     assert f"bench status --suite smoke --results {tmp_path} --splits 1" in err
@@ -199,11 +200,11 @@ def test_a_launcher_that_raises_or_misreports_is_a_plugin_error_naming_it(tmp_pa
     plugins = _plugins_with(LauncherSpec("boom", launch=boom), LauncherSpec("odd", launch=lambda r: 0),
                             LauncherSpec("short", launch=lambda r: LaunchResult(exit_codes=(0,))))
     with pytest.raises(PluginError, match="launcher 'boom' of plugin test-launchers.*cannot reach the cluster"):
-        launch("smoke", workers=2, launcher="boom", results=tmp_path, plugins=plugins)
+        launch(Sweep("smoke", results=tmp_path), workers=2, launcher="boom", plugins=plugins)
     with pytest.raises(PluginError, match="returned 0; expected a bench_gnn.LaunchResult"):
-        launch("smoke", workers=2, launcher="odd", results=tmp_path, plugins=plugins)
+        launch(Sweep("smoke", results=tmp_path), workers=2, launcher="odd", plugins=plugins)
     with pytest.raises(PluginError, match="1 exit code"):
-        launch("smoke", workers=2, launcher="short", results=tmp_path, plugins=plugins)
+        launch(Sweep("smoke", results=tmp_path), workers=2, launcher="short", plugins=plugins)
 
 
 # --- launcher internals, without starting real workers ------------------------------------------------------
@@ -299,8 +300,8 @@ def test_hydra_overrides_keep_outputs_under_results_and_respect_the_users_launch
 
 def _leaderboard_without_timing(results: Path) -> list[list[str]]:
     from bench_gnn import leaderboard
-    from bench_gnn.api import load_suite
     from bench_gnn.store import read_records
+    from bench_gnn.sweep import load_suite
 
     suite, _ = load_suite(load_plugins(), "smoke")
     rows = list(csv.reader(io.StringIO(leaderboard.render(suite, read_records(results / "smoke"), "csv"))))
@@ -406,3 +407,31 @@ def test_a_worker_killed_mid_job_fails_the_launch_and_the_same_command_completes
     assert again.returncode == 0, again.stderr
     assert len(_records(results)) == SWEEP_JOBS and set(_statuses(results)) == {"ok"}
     assert _result_lines(results) <= SWEEP_JOBS  # the killed job never finished; no job finished twice
+
+
+def test_launchers_declare_their_flags_and_one_declared_twice_is_one_flag_naming_both():
+    from bench_gnn.cli import _parser, launcher_flags
+
+    mine = LauncherSpec("mine", launch=lambda r: LaunchResult(exit_codes=()), options={"queue": "", "gpus": 0},
+                        flags={"queue": ("NAME", "the queue to submit to"), "gpus": ("G", "GPUs per worker")})
+    other = LauncherSpec("other", launch=lambda r: LaunchResult(exit_codes=()), options={"gpus": 0.0},
+                         flags={"gpus": ("G", "GPU share")})
+    assert launcher_flags([mine, other]) == [("--gpus", "G", "mine: GPUs per worker; other: GPU share"),
+                                             ("--queue", "NAME", "mine: the queue to submit to")]
+    args = _parser([mine, other]).parse_args(["launch", "--suite", "smoke", "--workers", "2", "--queue", "q1",
+                                              "--gpus", "2"])
+    assert args.launcher_options == [("queue", "q1"), ("gpus", "2")]
+    with pytest.raises(PluginError, match="flag for 'nope', which is not one of its options"):
+        LauncherSpec("bad", launch=lambda r: None, options={}, flags={"nope": ("X", "x")})
+    with pytest.raises(PluginError, match=r"must be \(METAVAR, help\)"):
+        LauncherSpec("bad", launch=lambda r: None, options={"a": 1}, flags={"a": "A"})
+
+
+def test_only_the_launch_command_loads_the_launchers_for_its_flags(bench_main, monkeypatch):
+    from bench_gnn import cli
+
+    assert cli._installed_launchers(["run", "--suite", "smoke"]) == []
+    assert {spec.name for spec in cli._installed_launchers(["--strict", "launch", "--suite", "smoke"])} >= {
+        "local", "submitit", "hydra", "ray"}
+    code, text, _ = bench_main("launch", "--help")
+    assert code == 0 and "--time-min MIN" in text and "submitit: time limit per worker" in text

@@ -10,8 +10,8 @@ import statistics
 import pytest
 
 from bench_gnn import record as bench_record
-from bench_gnn.api import load_suite
 from bench_gnn.leaderboard import build_boards, render
+from bench_gnn.sweep import load_suite
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from bench_gnn.api import load_suite
 from bench_gnn.leaderboard import escape_text, render
 from bench_gnn.store import read_records
+from bench_gnn.sweep import load_suite
 
 HOSTILE = "<script>alert(1)</script>\n# Owned\n| a | b |\n![x](http://evil/x.png) <img src=x onerror=alert(2)> =cmd()"
 

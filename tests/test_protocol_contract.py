@@ -24,12 +24,13 @@ from bench_gnn import (
     hookimpl,
     run_cell,
 )
-from bench_gnn.api import load_suite, run
+from bench_gnn.api import run
 from bench_gnn.errors import ConfigError, ExitCode, PluginError
 from bench_gnn.jobs import expand
 from bench_gnn.leaderboard import render
 from bench_gnn.plugin_manager import load_plugins
 from bench_gnn.store import read_records
+from bench_gnn.sweep import Sweep, load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "harness" / "bench_gnn"
@@ -69,8 +70,8 @@ def suite_file(tmp_path: Path, **protocol_args) -> str:
 
 def test_a_third_party_protocol_runs_and_its_columns_reach_the_leaderboard(tmp_path):
     plugins = load_plugins(extra=[("counting", protocol_module())])
-    summary, suite = run(suite_file(tmp_path), results=tmp_path / "r", device="cpu", progress=False,
-                         plugins=plugins)
+    sweep = Sweep(suite_file(tmp_path), results=tmp_path / "r", device="cpu")
+    summary, suite = run(sweep, progress=False, plugins=plugins)
     assert summary.ok == 2 and summary.failed == 0
     records = read_records(tmp_path / "r" / "counting")
     assert {r["identity"]["protocol"] for r in records} == {"counting"}
@@ -104,7 +105,7 @@ def test_a_cell_tables_reference_delta_and_within_mark(tmp_path, reference, show
     raw = yaml.safe_load(path.read_text())
     raw["reference"] = {"cells": {"csbm-mixed": {"GCN": {"double": {"twice": reference}}}}}
     path.write_text(yaml.safe_dump(raw))
-    _, suite = run(str(path), results=tmp_path / "r", device="cpu", progress=False, plugins=plugins)
+    _, suite = run(Sweep(str(path), results=tmp_path / "r", device="cpu"), progress=False, plugins=plugins)
     page = render(suite, read_records(tmp_path / "r" / "counting"))
     table = page[page.index("### Doubles"):]
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()

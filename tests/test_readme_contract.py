@@ -39,8 +39,8 @@ def test_every_committed_record_is_keyed_by_the_sha256_of_its_canonical_identity
 
 
 def test_job_keys_hash_the_identity_with_every_protocol_default_merged(plugins):
-    from bench_gnn.api import load_suite
     from bench_gnn.jobs import expand
+    from bench_gnn.sweep import load_suite
 
     suite, published = load_suite(plugins, "smoke")
     jobs = expand(suite, plugins, published=published)

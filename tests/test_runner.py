@@ -16,13 +16,14 @@ from torch_geometric.data import Data
 import bench_gnn
 from bench_gnn import DatasetSpec, ModelSpec, hookimpl
 from bench_gnn import record as bench_record
-from bench_gnn.api import load_suite, run
+from bench_gnn.api import run
 from bench_gnn.data.context import DataContext
 from bench_gnn.errors import DataError, ExitCode
 from bench_gnn.jobs import expand
 from bench_gnn.plugin_manager import load_plugins
 from bench_gnn.runner import RunOptions, run_jobs
 from bench_gnn.store import Store
+from bench_gnn.sweep import Sweep, load_suite
 
 
 class Exploding(torch.nn.Module):
@@ -64,7 +65,7 @@ def test_failures_are_isolated_records_and_the_sweep_goes_on(tmp_path):
     suite = _suite(
         tmp_path, {"GCN": {"hparams": {"hidden": 8}}, "Exploding": {"grid": {"mode": ["raise", "nan", "oom"]}}}
     )
-    summary, _ = run(suite, results=tmp_path / "r", device="cpu", progress=False, plugins=_plugins())
+    summary, _ = run(Sweep(suite, results=tmp_path / "r", device="cpu"), progress=False, plugins=_plugins())
     assert (summary.ok, summary.failed) == (2, 6)
     assert summary.exit_code == ExitCode.JOBS_FAILED
     errors = {r["identity"]["hparams"].get("mode"): r["results"]["error"] for r in _records(tmp_path / "r" / "t")
@@ -101,25 +102,26 @@ def test_an_error_is_recorded_with_its_type_message_and_the_end_of_its_traceback
 
 def test_fail_fast_stops_at_the_first_failure(tmp_path):
     suite = _suite(tmp_path, {"Exploding": {"hparams": {"mode": "raise"}}, "GCN": {}})
-    summary, _ = run(suite, results=tmp_path / "r", device="cpu", progress=False, fail_fast=True, plugins=_plugins())
+    sweep = Sweep(suite, results=tmp_path / "r", device="cpu")
+    summary, _ = run(sweep, progress=False, fail_fast=True, plugins=_plugins())
     assert (summary.failed, summary.ok, summary.not_run) == (1, 0, 3)
 
 
 def test_rerun_skips_finished_jobs_and_retries_failed_ones(tmp_path):
     plugins = _plugins()
     suite = _suite(tmp_path, {"GCN": {"hparams": {"hidden": 8}}, "Exploding": {"hparams": {"mode": "raise"}}})
-    run(suite, results=tmp_path / "r", device="cpu", progress=False, plugins=plugins)
-    again, _ = run(suite, results=tmp_path / "r", device="cpu", progress=False, plugins=plugins)
+    run(Sweep(suite, results=tmp_path / "r", device="cpu"), progress=False, plugins=plugins)
+    again, _ = run(Sweep(suite, results=tmp_path / "r", device="cpu"), progress=False, plugins=plugins)
     assert (again.skipped, again.ok, again.failed) == (2, 0, 2)
-    forced, _ = run(suite, results=tmp_path / "r", device="cpu", progress=False, plugins=plugins, force=True)
+    forced, _ = run(Sweep(suite, results=tmp_path / "r", device="cpu"), progress=False, plugins=plugins, force=True)
     assert forced.ok == 2 and len(_records(tmp_path / "r" / "t")) == 4
 
 
 def test_same_job_twice_gives_identical_metrics(tmp_path, plugins):
     models = {"GAT-sep": {"hparams": {"hidden": 16, "heads": 2}}, "SAGE": {"hparams": {"hidden": 16}}}
     suite = _suite(tmp_path, models, steps=15)
-    run(suite, results=tmp_path / "a", device="cpu", progress=False, plugins=plugins)
-    run(suite, results=tmp_path / "b", device="cpu", progress=False, plugins=plugins)
+    run(Sweep(suite, results=tmp_path / "a", device="cpu"), progress=False, plugins=plugins)
+    run(Sweep(suite, results=tmp_path / "b", device="cpu"), progress=False, plugins=plugins)
     first, second = _records(tmp_path / "a" / "t"), _records(tmp_path / "b" / "t")
     assert [r["key"] for r in first] == [r["key"] for r in second]
     assert [r["results"]["metrics"] for r in first] == [r["results"]["metrics"] for r in second]
@@ -133,7 +135,7 @@ def test_record_carries_what_a_reviewer_needs(tmp_path, plugins, monkeypatch):
     argv = ["bench", "run", "--suite", str(tmp_path / "suite.yaml"), "--splits", "1"]
     monkeypatch.setattr("sys.argv", argv)
     before = datetime.now(timezone.utc).replace(microsecond=0)
-    run(suite, results=tmp_path / "r", device="cpu", progress=False, plugins=plugins, splits=1)
+    run(Sweep(suite, results=tmp_path / "r", device="cpu", splits=1), progress=False, plugins=plugins)
     after = datetime.now(timezone.utc)
     (record,) = _records(tmp_path / "r" / "t")
     started, finished = (datetime.fromisoformat(record["provenance"][k]) for k in ("started_at", "finished_at"))

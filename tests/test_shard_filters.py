@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from bench_gnn.api import load_suite
 from bench_gnn.jobs import expand
+from bench_gnn.sweep import load_suite
 
 RUN = ("run", "--suite", "smoke", "--model", "GCN", "--steps", "2", "--threads", "1", "--device", "cpu",
        "--no-progress", "--no-leaderboard", "--no-leftovers")

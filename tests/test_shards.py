@@ -15,11 +15,11 @@ import pytest
 import record_builders
 from processes import finish
 
-from bench_gnn.api import load_suite
 from bench_gnn.errors import DataError, UsageError
 from bench_gnn.jobs import expand
 from bench_gnn.shards import Shard, shard_of, work_order
 from bench_gnn.store import Store, read_records, read_records_from
+from bench_gnn.sweep import load_suite
 
 SMOKE = ["--suite", "smoke", "--no-progress", "--threads", "1", "--device", "cpu"]
 ONE_JOB = [*SMOKE, "--model", "GCN", "--dataset", "csbm-mixed", "--splits", "1", "--steps", "5"]
@@ -111,7 +111,7 @@ def test_shards_are_disjoint_and_cover_every_job(plugins, suite):
 def test_partition_is_the_same_in_another_process(plugins):
     jobs = _jobs(plugins, "smoke")
     code = (
-        "from bench_gnn.api import load_suite; from bench_gnn.jobs import expand; "
+        "from bench_gnn.sweep import load_suite; from bench_gnn.jobs import expand; "
         "from bench_gnn.plugin_manager import load_plugins; from bench_gnn.shards import shard_of\n"
         "p = load_plugins(); s, pub = load_suite(p, 'smoke')\n"
         "print(' '.join(f'{j.key}:{shard_of(j.key, 7)}' for j in expand(s, p, published=pub)))"

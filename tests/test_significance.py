@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from bench_gnn import significance
-from bench_gnn.api import load_suite
 from bench_gnn.leaderboard import build_boards
 from bench_gnn.store import read_records
+from bench_gnn.sweep import load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,10 +9,10 @@ import threading
 
 import pytest
 
-from bench_gnn.api import load_suite
 from bench_gnn.jobs import expand
 from bench_gnn.status import duration
 from bench_gnn.store import Store
+from bench_gnn.sweep import load_suite
 
 SWEEP = ["--suite", "smoke", "--steps", "5"]
 

@@ -203,8 +203,8 @@ def test_a_schema_1_record_is_read_through_one_migration():
 
 def test_each_refusal_of_a_submitted_file_names_its_field(runs, plugins, tmp_path):
     """The refusals the hostile-files test does not reach, each by its exact line."""
-    from bench_gnn.api import load_suite
     from bench_gnn.submission import validate_files
+    from bench_gnn.sweep import load_suite
 
     suite, _ = load_suite(plugins, "smoke")
     good = json.loads(runs[0].read_text())

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bench_gnn.api import load_suite
 from bench_gnn.errors import ConfigError, UsageError
 from bench_gnn.jobs import FULL, expand
 from bench_gnn.suite import apply_overrides, read_suite_file, validate_suite
+from bench_gnn.sweep import load_suite
 
 SMOKE = Path(__file__).resolve().parents[1] / "plugins" / "smoke" / "bench_gnn_smoke" / "suites" / "smoke.yaml"
 

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from bench_gnn.api import load_suite
 from bench_gnn.jobs import expand
+from bench_gnn.sweep import load_suite
 
 
 @pytest.fixture(scope="module")

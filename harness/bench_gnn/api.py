@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,12 +15,12 @@ from bench_gnn.data.cards import load_card, verify_file
 from bench_gnn.data.context import default_cache_dir, default_data_dir
 from bench_gnn.errors import DataError, ExitCode, LeaderboardStaleError, UsageError
 from bench_gnn.files import atomic_write, inside, reporting_os_errors
-from bench_gnn.jobs import expand
 from bench_gnn.kinds import BY_PLURAL, list_rows
 from bench_gnn.plugin_manager import Plugins, load_plugins
 from bench_gnn.shards import Shard, Worker, launcher_from_env
 from bench_gnn.store import Store, read_records, read_records_from
-from bench_gnn.suite import Suite, apply_overrides, read_suite_file, validate_suite
+from bench_gnn.suite import Suite
+from bench_gnn.sweep import Sweep, load_suite
 
 if TYPE_CHECKING:
     from bench_gnn.runner import RunSummary
@@ -29,7 +29,15 @@ RECORDS_SUBDIR = "records"
 
 
 def say(msg: str) -> None:
-    print(msg, file=sys.stderr)
+    """The CLI's reporter: one line for a person, on stderr (stdout carries tables and data), above any
+    progress bar."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(msg, file=sys.stderr)
+
+
+def quiet(msg: str) -> None:
+    """The Python API's default reporter: says nothing."""
 
 
 def plugins_or_warn(strict: bool) -> Plugins:
@@ -39,71 +47,11 @@ def plugins_or_warn(strict: bool) -> Plugins:
     return plugins
 
 
-def suite_mapping(plugins: Plugins, name: str) -> dict[str, Any]:
-    path = Path(name)
-    if path.suffix in (".yaml", ".yml"):
-        if not path.exists():
-            raise UsageError(f"suite file {path} does not exist")
-        return read_suite_file(path)
-    return dict(plugins.suites.get(name).spec[1])
-
-
-def load_suite(
-    plugins: Plugins, name: str, overrides: Sequence[str] = (), steps: int | None = None
-) -> tuple[Suite, Suite]:
-    """Return the suite as run (with overrides) and as published.
-
-    A suite file that carries the name and version of an installed suite is judged
-    against the installed one: whatever it changes makes its jobs a reduced variant,
-    never "full".
-    """
-    raw = suite_mapping(plugins, name)
-    own = published = validate_suite(raw, plugins)
-    if own.name in plugins.suites:
-        installed = plugins.suites.get(own.name).spec[1]
-        from_file = raw.get("_source") != installed.get("_source")
-        if from_file and str(installed.get("version")) == own.version:
-            published = validate_suite(installed, plugins)
-    overrides = list(overrides)
-    if steps is not None:
-        overrides += _steps_overrides(plugins, own, steps)
-    suite = validate_suite(apply_overrides(raw, overrides), plugins) if overrides else own
-    return suite, published
-
-
-def _steps_overrides(plugins: Plugins, suite: Suite, steps: int) -> list[str]:
-    """The overrides ``--steps N`` stands for: each protocol's ``step_key`` (steps, epochs, ...) set to N."""
-    if steps < 1:
-        raise UsageError("--steps must be at least 1")
-    overrides = []
-    suite_key = plugins.protocols.get(suite.protocol).spec.step_key
-    if suite_key is not None:
-        overrides.append(f"protocol_args.{suite_key}={steps}")
-    for name, entry in suite.datasets.items():
-        key = plugins.protocols.get(suite.protocol_for(name)).spec.step_key
-        if key is not None and ("protocol" in entry or key in entry["protocol_args"]):
-            overrides.append(f"datasets.{name}.protocol_args.{key}={steps}")
-    if not overrides:
-        raise UsageError(f"--steps: the protocols of suite {suite.name!r} have no step argument to set")
-    return overrides
-
-
 def run(
-    suite_name: str,
+    sweep: Sweep,
     *,
-    models: Sequence[str] = (),
-    datasets: Sequence[str] = (),
-    splits: int | None = None,
-    steps: int | None = None,
-    overrides: Sequence[str] = (),
-    device: str = "auto",
-    results: Path = Path("results"),
-    data_dir: Path | None = None,
-    cache_dir: Path | None = None,
-    offline: bool = False,
     force: bool = False,
     fail_fast: bool = False,
-    allow_over_budget: bool = False,
     progress: bool = True,
     strict: bool = False,
     plugins: Plugins | None = None,
@@ -111,12 +59,14 @@ def run(
     leftovers: bool = True,
     worker_id: str | None = None,
     launcher: str | None = None,
+    report: Callable[[str], None] = quiet,
 ) -> tuple[RunSummary, Suite]:
-    """Run a suite; every name and setting is validated before any training starts.
+    """Run ``sweep``; every name and setting is validated before any training starts.
 
     ``shard`` (``Shard(0, 4)`` or ``"0/4"``) makes this process worker 0 of 4 (see
     :mod:`bench_gnn.shards`); ``worker_id`` (default ``host:pid``) and ``launcher`` (default
-    ``$BENCH_LAUNCHER``) are recorded in each record's ``scheduling``.
+    ``$BENCH_LAUNCHER``) are recorded in each record's ``scheduling``. ``report`` receives one line
+    per event worth telling a person (the CLI prints them; the default says nothing).
     """
     from bench_gnn.environment import resolve_device
     from bench_gnn.runner import RunOptions, run_jobs
@@ -127,45 +77,39 @@ def run(
     worker = Worker(part, worker_id or "", launcher if launcher is not None else launcher_from_env())
 
     plugins = plugins or plugins_or_warn(strict)
-    suite, published = load_suite(plugins, suite_name, overrides, steps)
-    jobs = expand(suite, plugins, models=models, datasets=datasets, max_runs=splits, published=published)
+    suite, jobs = sweep.jobs(plugins)
+    sweep.apply_threads()
     options = RunOptions(
-        device=resolve_device(device),
-        data_dir=data_dir or default_data_dir(),
-        cache_dir=cache_dir or default_cache_dir(),
-        allow_download=not offline,
+        device=resolve_device(sweep.device),
+        data_dir=sweep.data_dir or default_data_dir(),
+        cache_dir=sweep.cache_dir or default_cache_dir(),
+        allow_download=not sweep.offline,
         force=force,
         fail_fast=fail_fast,
-        allow_over_budget=allow_over_budget,
+        allow_over_budget=sweep.allow_over_budget,
         progress=progress,
         worker=worker,
         leftovers=leftovers,
     )
     variants = sorted({job.variant for job in jobs})
-    say(f"bench {suite.name} v{suite.version}: {len(jobs)} job(s) on {options.device}; variant: {', '.join(variants)}")
+    report(f"bench {suite.name} v{suite.version}: {len(jobs)} job(s) on {options.device}; "
+           f"variant: {', '.join(variants)}")
     if part is not None:
         own = sum(part.owns(job.key) for job in jobs)
-        say(f"worker {worker.name}, shard {part}: {own} job(s) of its own"
-            + (", then leftovers of other shards" if leftovers else " (no leftovers)"))
-    store = Store(results, suite.name)
-    summary = run_jobs(jobs, suite, plugins, store, options)
+        report(f"worker {worker.name}, shard {part}: {own} job(s) of its own"
+               + (", then leftovers of other shards" if leftovers else " (no leftovers)"))
+    store = Store(sweep.results, suite.name)
+    summary = run_jobs(jobs, suite, plugins, store, options, echo=report)
     summary.variants = variants
     return summary, suite
 
 
 def dispatch(args: argparse.Namespace) -> ExitCode:
     if args.command == "run":
-        if args.threads:
-            import torch
-
-            torch.set_num_threads(args.threads)
         plugins = plugins_or_warn(args.strict)
         summary, suite = run(
-            args.suite, models=args.model, datasets=args.dataset, splits=args.splits, steps=args.steps,
-            overrides=args.overrides, device=args.device, results=args.results, data_dir=args.data_dir,
-            cache_dir=args.cache_dir, offline=args.offline, force=args.force, fail_fast=args.fail_fast,
-            allow_over_budget=args.allow_over_budget, progress=not args.no_progress, plugins=plugins,
-            shard=args.shard, leftovers=not args.no_leftovers, worker_id=args.worker_id,
+            Sweep.from_args(args), force=args.force, fail_fast=args.fail_fast, progress=not args.no_progress,
+            plugins=plugins, shard=args.shard, leftovers=not args.no_leftovers, worker_id=args.worker_id, report=say,
         )
         if not args.no_leaderboard:
             print(leaderboard.render(suite, read_records(args.results / suite.name), variants=summary.variants))
@@ -180,18 +124,12 @@ def dispatch(args: argparse.Namespace) -> ExitCode:
             say(f"unavailable: {name}: {reason}")
         return summary.exit_code
     if args.command == "status":
-        return status_command(
-            plugins_or_warn(args.strict), args.suite, args.results, models=args.model, datasets=args.dataset,
-            splits=args.splits, steps=args.steps, overrides=args.overrides, fmt=args.format,
-        )
+        return status_command(plugins_or_warn(args.strict), Sweep.from_args(args), fmt=args.format)
     if args.command == "launch":
         from bench_gnn.launch import launch
 
         return launch(
-            args.suite, workers=args.workers, launcher=args.launcher, options=args.launcher_options or (),
-            models=args.model, datasets=args.dataset, splits=args.splits, steps=args.steps, overrides=args.overrides,
-            device=args.device, results=args.results, data_dir=args.data_dir, cache_dir=args.cache_dir,
-            offline=args.offline, allow_over_budget=args.allow_over_budget, threads=args.threads,
+            Sweep.from_args(args), workers=args.workers, launcher=args.launcher, options=args.launcher_options or (),
             show_leaderboard=not args.no_leaderboard, strict=args.strict,
         )
     if args.command == "list":
@@ -220,24 +158,12 @@ def dispatch(args: argparse.Namespace) -> ExitCode:
     raise UsageError(f"unknown command {args.command!r}")
 
 
-def status_command(
-    plugins: Plugins,
-    suite_name: str,
-    results: Path,
-    *,
-    models: Sequence[str] = (),
-    datasets: Sequence[str] = (),
-    splits: int | None = None,
-    steps: int | None = None,
-    overrides: Sequence[str] = (),
-    fmt: str = "table",
-) -> ExitCode:
+def status_command(plugins: Plugins, sweep: Sweep, fmt: str = "table") -> ExitCode:
     """Print where the sweep ``bench run`` would run with the same arguments stands (read-only)."""
     from bench_gnn import status
 
-    suite, published = load_suite(plugins, suite_name, overrides, steps)
-    jobs = expand(suite, plugins, models=models, datasets=datasets, max_runs=splits, published=published)
-    folder = inside(results, suite.name, what="suite name")
+    suite, jobs = sweep.jobs(plugins)
+    folder = inside(sweep.results, suite.name, what="suite name")
     print(status.render(status.sweep_status(suite.name, suite.version, jobs, folder), fmt), end="")
     return ExitCode.OK
 

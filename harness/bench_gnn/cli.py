@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 import traceback
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -21,6 +22,7 @@ from bench_gnn import __version__
 from bench_gnn.errors import BROKEN_PIPE_EXIT, BenchError, ExitCode, UsageError, os_error_message
 from bench_gnn.kinds import KINDS
 from bench_gnn.shards import Shard
+from bench_gnn.specs import LauncherSpec
 
 EPILOG = """exit codes: 0 ok, 1 jobs failed, 2 interrupted, 3 internal error, 4 usage/config error,
 5 data error, 6 plugin error, 7 leaderboard out of date, 8 cannot read or write a file or folder,
@@ -57,8 +59,10 @@ def shard_spec(text: str) -> Shard:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _sweep_filters(parser: argparse.ArgumentParser) -> None:
-    """The options that choose a sweep's jobs, shared by `run` and `status`."""
+def _sweep_options(parser: argparse.ArgumentParser, *, runs: bool, results_help: str, threads_help: str = "") -> None:
+    """The options of a :class:`~bench_gnn.sweep.Sweep`, written once for `run`, `status` and `launch`: the suite
+    and the filters that choose its jobs, the results folder, the overrides and, for the commands that run jobs,
+    where and how they run."""
     parser.add_argument("--suite", required=True, help="suite name (see `bench list suites`) or path to a suite YAML")
     parser.add_argument("--model", action="append", default=[], metavar="NAME", help="only this model (repeatable)")
     parser.add_argument("--dataset", action="append", default=[], metavar="NAME",
@@ -68,30 +72,19 @@ def _sweep_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=positive_int, metavar="N",
                         help="train N steps: sets each protocol's step argument (steps, epochs; see `bench list "
                              "protocols`); recorded as a reduced protocol")
+    parser.add_argument("--results", type=Path, default=Path("results"), metavar="DIR", help=results_help)
+    if runs:
+        parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: auto")
+        _data_args(parser)
+        parser.add_argument("--allow-over-budget", action="store_true",
+                            help="run models over the suite's parameter budget and mark them as such")
+        parser.add_argument("--threads", type=positive_int, metavar="N", help=threads_help)
 
 
 LAUNCH_DESCRIPTION = """Start N workers, each `bench run --shard I/N --worker-id <launcher>-I` with these run options,
 under a launcher plugin, and wait for them (or, on a SLURM cluster, submit them and print the job ids).
 Workers share the results folder: each job runs once, and running the same command again resumes an
 unfinished sweep. Exit code: the worst of the workers' (a killed worker: 2, rerun to resume)."""
-
-#: The launcher options with a flag of their own: (flag, metavar, help). Each sets the option of the
-#: same name (``--time-min`` sets ``time_min``); a launcher that does not declare it refuses it.
-LAUNCHER_FLAGS = (
-    ("--workers-per-gpu", "K", "local: workers sharing one GPU (default 1: round-robin over the GPUs)"),
-    ("--submitit-cluster", "NAME", "submitit: auto (default: SLURM if available), slurm, local or debug"),
-    ("--partition", "NAME", "submitit: SLURM partition"),
-    ("--gpus-per-worker", "G", "submitit: GPUs per worker (default 0); ray: GPU share per worker, e.g. 0.5"),
-    ("--time-min", "MIN", "submitit: time limit per worker in minutes (default 240); requeued when reached"),
-    ("--array-parallelism", "K", "submitit: workers of one array running at once (default 256)"),
-    ("--max-array-size", "K", "submitit: at most K workers per job array (default 1000)"),
-    ("--hydra-launcher", "NAME", "hydra: Hydra launcher plugin, hydra/launcher=NAME (default joblib)"),
-    ("--hydra-config-dir", "DIR", "hydra: your Hydra config folder (its launcher configs work unchanged)"),
-    ("--hydra-config-name", "NAME", "hydra: your primary config (its defaults may choose the launcher)"),
-    ("--hydra-override", "KEY=VALUE", "hydra: a Hydra override, e.g. hydra.launcher.n_jobs=4 (repeatable)"),
-    ("--ray-address", "ADDRESS", "ray: the cluster to join (default: a local one)"),
-)
-
 
 def launcher_option(text: str) -> tuple[str, str]:
     """argparse type of ``--option``: ``KEY=VALUE``."""
@@ -114,7 +107,19 @@ class LauncherOption(argparse.Action):
         namespace.launcher_options = pairs
 
 
-def _parser() -> Parser:
+def launcher_flags(launchers: Iterable[LauncherSpec]) -> list[tuple[str, str, str]]:
+    """``(flag, METAVAR, help)`` of every option a launcher gives a flag of its own (``time_min`` ->
+    ``--time-min``); an option several launchers declare is one flag whose help names each."""
+    merged: dict[str, tuple[str, list[str]]] = {}
+    for spec in launchers:
+        for option, (metavar, help_text) in spec.flags.items():
+            flag = "--" + option.replace("_", "-")
+            merged.setdefault(flag, (metavar, []))[1].append(f"{spec.name}: {help_text}")
+    return [(flag, metavar, "; ".join(helps)) for flag, (metavar, helps) in sorted(merged.items())]
+
+
+def _parser(launchers: Iterable[LauncherSpec] = ()) -> Parser:
+    """The command line; ``launchers`` (the installed ones, for ``bench launch``) contribute their flags."""
     fmt = argparse.RawDescriptionHelpFormatter
     parser = Parser(
         prog="bench", description="Benchmark graph neural networks under standard protocols.", epilog=EPILOG,
@@ -126,17 +131,10 @@ def _parser() -> Parser:
 
     run = sub.add_parser("run", help="run a suite (skips jobs already finished)", epilog=EPILOG, formatter_class=fmt,
                          description="Run a suite's jobs and print its leaderboard. Finished jobs are skipped.")
-    _sweep_filters(run)
-    run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: auto")
-    run.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
-                     help="folder of result records (default: ./results)")
-    _data_args(run)
+    _sweep_options(run, runs=True, results_help="folder of result records (default: ./results)",
+                   threads_help="CPU threads for torch (default: torch's choice)")
     run.add_argument("--force", action="store_true", help="rerun jobs that already have a record")
     run.add_argument("--fail-fast", action="store_true", help="stop at the first failed job")
-    run.add_argument("--allow-over-budget", action="store_true",
-                     help="run models over the suite's parameter budget and mark them as such")
-    run.add_argument("--threads", type=positive_int, metavar="N",
-                     help="CPU threads for torch (default: torch's choice)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--no-leaderboard", action="store_true", help="do not print the leaderboard at the end")
     run.add_argument("--shard", type=shard_spec, metavar="I/N",
@@ -152,9 +150,7 @@ def _parser() -> Parser:
         "status", help="done / failed / running / pending jobs of a sweep, and an ETA", epilog=EPILOG,
         formatter_class=fmt, description="Count a sweep's jobs per dataset and model from its records and locks "
                                          "(read-only: safe while workers run). Filters as for `bench run`.")
-    _sweep_filters(status)
-    status.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
-                        help="folder of result records (default: ./results)")
+    _sweep_options(status, runs=False, results_help="folder of result records (default: ./results)")
     status.add_argument("--format", default="table", choices=["table", "json"],
                         help="table: counts per dataset × model with the ETA; json: the same, for scripts")
     status.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="the overrides the sweep was run with")
@@ -162,24 +158,18 @@ def _parser() -> Parser:
     launch = sub.add_parser(
         "launch", help="run a suite with N workers under a launcher (local, submitit, hydra, ray)", epilog=EPILOG,
         formatter_class=fmt, description=LAUNCH_DESCRIPTION)
-    _sweep_filters(launch)
+    _sweep_options(launch, runs=True,
+                   results_help="folder of result records, shared by the workers (default: ./results)",
+                   threads_help="CPU threads per worker (default: local divides the cores among the workers)")
     launch.add_argument("--workers", type=positive_int, required=True, metavar="N", help="how many workers to start")
     launch.add_argument("--launcher", default="local", metavar="NAME",
                         help="local (default), submitit, hydra, ray or a plugin's (see `bench list launchers`)")
-    launch.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: auto")
-    launch.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
-                        help="folder of result records, shared by the workers (default: ./results)")
-    _data_args(launch)
-    launch.add_argument("--allow-over-budget", action="store_true",
-                        help="run models over the suite's parameter budget and mark them as such")
-    launch.add_argument("--threads", type=positive_int, metavar="N",
-                        help="CPU threads per worker (default: local divides the cores among the workers)")
     launch.add_argument("--no-leaderboard", action="store_true", help="do not print the leaderboard at the end")
     options = launch.add_argument_group("launcher options (each belongs to the launchers named; others refuse it)")
     options.add_argument("--option", action=LauncherOption, type=launcher_option, dest="launcher_options",
                          metavar="KEY=VALUE",
                          help="any option of the launcher, e.g. a plugin launcher's (repeatable)")
-    for flag, metavar, help_text in LAUNCHER_FLAGS:
+    for flag, metavar, help_text in launcher_flags(launchers):
         options.add_argument(flag, action=LauncherOption, dest="launcher_options", metavar=metavar, help=help_text)
     launch.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="OmegaConf overrides of the suite")
 
@@ -248,6 +238,17 @@ def _data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offline", action="store_true", help="never download")
 
 
+def _installed_launchers(argv: Sequence[str]) -> list[LauncherSpec]:
+    """The installed launchers' specs when the command is ``launch`` (their flags join its options); no plugin
+    is loaded for any other command. A plugin that fails to load is reported when the command runs."""
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    if command != "launch":
+        return []
+    from bench_gnn.plugin_manager import load_plugins
+
+    return [entry.spec for entry in load_plugins().launchers]
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
@@ -269,7 +270,7 @@ def _silence_streams() -> None:
 
 
 def _main(argv: list[str] | None) -> int:
-    parser = _parser()
+    parser = _parser(_installed_launchers(sys.argv[1:] if argv is None else argv))
     try:
         args, extra = parser.parse_known_args(argv)
         if args.command in ("run", "status", "launch") and all("=" in e and not e.startswith("-") for e in extra):

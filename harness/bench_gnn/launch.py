@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import shlex
 import signal
 import sys
 import threading
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bench_gnn import leaderboard
-from bench_gnn.api import load_suite, plugins_or_warn, say
+from bench_gnn.api import plugins_or_warn, say
 from bench_gnn.data.context import default_data_dir
 from bench_gnn.errors import (
     BenchError,
@@ -39,11 +39,11 @@ from bench_gnn.errors import (
     worst_exit_code,
 )
 from bench_gnn.files import inside, reporting_os_errors
-from bench_gnn.jobs import expand
 from bench_gnn.plugin_manager import Plugins
 from bench_gnn.registry import Registered
 from bench_gnn.specs import LauncherSpec
 from bench_gnn.store import Store, read_records
+from bench_gnn.sweep import Sweep
 from bench_gnn.workers import LaunchRequest, LaunchResult
 
 TRUE, FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
@@ -51,31 +51,20 @@ PROGRESS_EVERY_S = 30.0
 
 
 def launch(
-    suite_name: str,
+    sweep: Sweep,
     *,
     workers: int,
     launcher: str = "local",
     options: Iterable[tuple[str, str]] = (),
-    models: Sequence[str] = (),
-    datasets: Sequence[str] = (),
-    splits: int | None = None,
-    steps: int | None = None,
-    overrides: Sequence[str] = (),
-    device: str = "auto",
-    results: Path = Path("results"),
-    data_dir: Path | None = None,
-    cache_dir: Path | None = None,
-    offline: bool = False,
-    allow_over_budget: bool = False,
-    threads: int | None = None,
     show_leaderboard: bool = True,
     strict: bool = False,
     plugins: Plugins | None = None,
 ) -> ExitCode:
-    """Run ``suite_name`` with ``workers`` workers under ``launcher``; the worst worker exit code.
+    """Run ``sweep`` with ``workers`` workers under ``launcher``; the worst worker exit code.
 
     ``options`` are the launcher's ``(name, value)`` pairs as given on the command line (strings),
-    in order; a repeatable option collects every value.
+    in order; a repeatable option collects every value. Each worker runs the sweep's shard ``i/N``
+    with the sweep's options (:meth:`Sweep.worker_args`), its device and its threads.
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise UsageError(f"--workers must be a positive integer, got {workers!r}")
@@ -84,19 +73,18 @@ def launch(
     spec = entry.spec
     resolved = resolve_options(spec, options)
     require(spec)
-    suite, published = load_suite(plugins, suite_name, overrides, steps)
-    jobs = expand(suite, plugins, models=models, datasets=datasets, max_runs=splits, published=published)
-    results = results.expanduser().resolve()
+    suite, jobs = sweep.jobs(plugins)
+    results = sweep.results.expanduser().resolve()
     store = Store(results, suite.name)  # fails now (exit 8) when the results folder is not writable
-    data_dir = data_dir or default_data_dir()
-    run_args = _run_args(models, datasets, splits, steps, data_dir, cache_dir, offline, allow_over_budget, overrides)
-    suite_arg = str(Path(suite_name).resolve()) if Path(suite_name).suffix in (".yaml", ".yml") else suite_name
+    suite_arg = str(Path(sweep.suite).resolve()) if Path(sweep.suite).suffix in (".yaml", ".yml") else sweep.suite
+    # the workers get the folders as absolute paths, the data folder as this process resolved it
+    sweep = replace(sweep, suite=suite_arg, results=results, data_dir=sweep.data_dir or default_data_dir())
     logs = inside(results / ".launch", suite.name, what="suite name")
     with reporting_os_errors("create the workers' log folder", logs, "choose a writable --results folder"):
         logs.mkdir(parents=True, exist_ok=True)
     request = LaunchRequest(
         launcher=spec.name, suite=suite_arg, suite_name=suite.name, results=results, workers=workers,
-        run_args=run_args, device=device, threads=threads, options=resolved, logs=logs,
+        run_args=sweep.worker_args(), device=sweep.device, threads=sweep.threads, options=resolved, logs=logs,
     )
     say(f"bench launch {suite.name} v{suite.version}: {len(jobs)} job(s), {workers} worker(s) under the "
         f"{spec.name} launcher; worker logs in {logs}")
@@ -104,7 +92,7 @@ def launch(
         say(f"note: {workers} workers for {len(jobs)} job(s): {workers - len(jobs)} will find nothing to do")
     with _Progress(store.folder, {job.key for job in jobs}):
         outcome = _call(entry, request)
-    watch = _status_command(suite_arg, results, models, datasets, splits, steps, overrides)
+    watch = sweep.status_command()
     if outcome.submitted:
         print("\n".join(outcome.submitted))
         say(f"submitted {len(outcome.submitted)} job(s) ({', '.join(outcome.submitted)}); follow the sweep with "
@@ -196,43 +184,6 @@ def _unknown_option(spec: LauncherSpec, key: str) -> UsageError:
     else:
         msg += " It takes no options."
     return UsageError(msg + " See `bench launch --help`.")
-
-
-def _run_args(
-    models: Sequence[str], datasets: Sequence[str], splits: int | None, steps: int | None, data_dir: Path | None,
-    cache_dir: Path | None, offline: bool, allow_over_budget: bool, overrides: Sequence[str],
-) -> tuple[str, ...]:
-    """The ``bench run`` options every worker gets (folders absolute: workers may start elsewhere)."""
-    args: list[str] = []
-    for name in models:
-        args += ["--model", name]
-    for name in datasets:
-        args += ["--dataset", name]
-    if splits is not None:
-        args += ["--splits", str(splits)]
-    if steps is not None:
-        args += ["--steps", str(steps)]
-    if data_dir is not None:
-        args += ["--data-dir", str(data_dir.expanduser().resolve())]
-    if cache_dir is not None:
-        args += ["--cache-dir", str(cache_dir.expanduser().resolve())]
-    if offline:
-        args.append("--offline")
-    if allow_over_budget:
-        args.append("--allow-over-budget")
-    return (*args, *overrides)
-
-
-def _status_command(
-    suite: str, results: Path, models: Sequence[str], datasets: Sequence[str], splits: int | None,
-    steps: int | None, overrides: Sequence[str],
-) -> str:
-    parts = ["bench", "status", "--suite", suite, "--results", str(results)]
-    parts += [item for name in models for item in ("--model", name)]
-    parts += [item for name in datasets for item in ("--dataset", name)]
-    parts += ["--splits", str(splits)] if splits is not None else []
-    parts += ["--steps", str(steps)] if steps is not None else []
-    return shlex.join([*parts, *overrides])
 
 
 def _call(entry: Registered[LauncherSpec], request: LaunchRequest) -> LaunchResult:

@@ -226,6 +226,10 @@ class LauncherSpec:
             error saying to run ``pip install '<install>'``.
         install: the requirement that provides ``requires``, e.g. ``"bench-gnn[slurm]"``.
         description: one line for ``bench list launchers``.
+        flags: options that get a flag of their own on ``bench launch``, ``{option: (METAVAR, help)}``
+            (``{"time_min": ("MIN", "time limit per worker in minutes")}`` makes ``--time-min MIN``); every
+            option can also be given as ``--option KEY=VALUE``. Launchers declaring the same option share
+            its flag, and its help names each.
     """
 
     name: str
@@ -234,9 +238,17 @@ class LauncherSpec:
     requires: tuple[str, ...] = ()
     install: str = ""
     description: str = ""
+    flags: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_name("launcher", self.name)
+        for option, described in self.flags.items():
+            if option not in self.options:
+                raise PluginError(f"launcher {self.name!r}: flag for {option!r}, which is not one of its options")
+            if not (isinstance(described, tuple) and len(described) == 2
+                    and all(isinstance(text, str) for text in described)):
+                raise PluginError(f"launcher {self.name!r}: flags[{option!r}] must be (METAVAR, help), "
+                                  f"got {described!r}")
         _check_callable("launcher", self.name, "launch", self.launch)
         if not isinstance(self.options, Mapping):
             raise PluginError(f"launcher {self.name!r}: options must be a mapping of option name to default")

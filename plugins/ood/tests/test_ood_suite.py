@@ -11,6 +11,7 @@ import pytest
 from bench_gnn.api import run
 from bench_gnn.leaderboard import render
 from bench_gnn.store import read_records
+from bench_gnn.sweep import Sweep
 
 CALIBRATORS = ("uncalibrated", "TS", "VS", "ETS", "CaGCN", "GATS")
 DETECTORS = ("MSP", "ODIN", "Mahalanobis", "Energy", "GNNSafe", "OE", "Energy-FT", "GNNSafe++")
@@ -19,11 +20,10 @@ REDUCED = [f"protocol_args.calibrator_args.{name}.epochs=60" for name in CALIBRA
 
 
 def _run(plugins, data_dir, folder, cache):
-    summary, suite = run(
-        "ood-calibration", datasets=["cora-gats", "cora"], models=["GATS-GCN", "GNNSafe-GCN"], splits=1, steps=40,
-        overrides=REDUCED, results=folder, data_dir=data_dir, cache_dir=cache, device="cpu", progress=False,
-        plugins=plugins, offline=True,
-    )
+    sweep = Sweep("ood-calibration", datasets=["cora-gats", "cora"], models=["GATS-GCN", "GNNSafe-GCN"], splits=1,
+                  steps=40, overrides=REDUCED, results=folder, data_dir=data_dir, cache_dir=cache, device="cpu",
+                  offline=True)
+    summary, suite = run(sweep, progress=False, plugins=plugins)
     assert summary.failed == 0 and summary.ok == 2
     return suite, {r["identity"]["dataset"]: r for r in read_records(folder / "ood-calibration")}
 
