@@ -40,7 +40,7 @@ import pytest
 LAYOUT_MODULES = {"test_wheel.py", "test_slow_marker.py"}
 # tests that read the core's source text (the mutated copy's trampolines), not its behaviour
 SOURCE_READERS = {"test_the_core_names_no_protocol_and_no_analysis_column",
-                  "test_the_core_names_no_built_in_model_dataset_or_suite"}
+                  "test_the_core_names_nothing_a_plugin_contributes"}
 
 
 def _starts_processes(function, module, depth=0):

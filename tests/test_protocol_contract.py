@@ -199,13 +199,26 @@ def test_the_core_names_no_protocol_and_no_analysis_column():
         assert "R" not in strings, path
 
 
-def test_the_core_names_no_built_in_model_dataset_or_suite(plugins):
-    """README: bench's own plugins are registered exactly as a third party's, and the core names none of them."""
-    names = {*plugins.models.names(), *plugins.datasets.names(), *plugins.suites.names()}
-    assert {"GCN", "minesweeper", "smoke", "peptides-func", "GATS-GCN"} <= names
+def test_the_core_names_nothing_a_plugin_contributes(plugins):
+    """README: bench's own plugins are registered exactly as a third party's, and the core names none of what
+    they contribute: no name of any kind (models, datasets, metrics, suites, launchers, protocols, calibrators,
+    detectors, analyses), no plot, no launcher option, no calibrator or detector argument."""
+    from bench_gnn.kinds import KINDS
+
+    names = {name for kind in KINDS for name in plugins.registry(kind).names()}
+    names |= {plot for kind in ("protocols", "analyses") for entry in getattr(plugins, kind) for plot in entry.spec.plots}
+    names |= {option for entry in plugins.launchers for option in entry.spec.options}
+    names |= {"--" + option.replace("_", "-") for entry in plugins.launchers for option in entry.spec.flags}
+    names |= {arg for kind in ("calibrators", "detectors") for entry in getattr(plugins, kind)
+              for arg in entry.spec.defaults}
+    assert {"GCN", "minesweeper", "smoke", "peptides-func", "GATS-GCN", "submitit", "TS", "GNNSafe", "influence",
+            "reliability", "node-full-batch", "--time-min", "time_min"} <= names
+    names = {name for name in names if len(name) > 1}  # one-letter arguments (T, K) read as metavars
+    # defaults of the contract: `bench launch`'s launcher, and DatasetSpec.metric (a dataset that names none)
+    allowed = {CORE / "cli.py": {"local"}, CORE / "launch.py": {"local"}, CORE / "specs.py": {"accuracy"}}
     paths = [p for p in CORE.rglob("*.py") if "graph" not in p.relative_to(CORE).parts]
     for path in paths:
-        named = names & set(_code_strings(path))
+        named = names & set(_code_strings(path)) - allowed.get(path, set())
         assert not named, (path, sorted(named))
 
 

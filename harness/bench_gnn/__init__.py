@@ -45,6 +45,7 @@ _EXPORTS = {
     "bench_gnn.protocols.analyses": ("TrainedModel", "check_analyses", "resolve_analyses", "run_analyses"),
     "bench_gnn.workers": ("LaunchRequest", "LaunchResult"),
     "bench_gnn.graph.encodings": ("LAPPE_MISSING", "graph_layout", "laplacian_pe", "propagator", "random_walk_se"),
+    "bench_gnn.graph.plots": ("plot_influence", "plot_reliability", "pool_reliability"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -55,7 +56,8 @@ __all__ = [
     "PluginError", "ProtocolContext", "ProtocolResult", "ProtocolSpec", "SuiteSource", "TaskInfo", "TrainedModel",
     "UsageError", "__version__", "atomic_write", "build_model", "check_analyses", "check_bool", "check_choice",
     "check_finite", "check_int", "check_number", "check_str", "file_digest", "graph_layout", "hookimpl", "improves",
-    "laplacian_pe", "propagator", "random_walk_se", "resolve_analyses", "run_analyses", "run_cell",
+    "laplacian_pe", "plot_influence", "plot_reliability", "pool_reliability", "propagator", "random_walk_se",
+    "resolve_analyses", "run_analyses", "run_cell",
 ]
 
 if TYPE_CHECKING:
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
     )
     from bench_gnn.files import atomic_write, file_digest
     from bench_gnn.graph.encodings import LAPPE_MISSING, graph_layout, laplacian_pe, propagator, random_walk_se
+    from bench_gnn.graph.plots import plot_influence, plot_reliability, pool_reliability
     from bench_gnn.hookspecs import hookimpl
     from bench_gnn.protocols.analyses import TrainedModel, check_analyses, resolve_analyses, run_analyses
     from bench_gnn.protocols.base import ProtocolContext, ProtocolResult, build_model, check_finite, improves

@@ -13,7 +13,7 @@ from tabulate import tabulate
 from bench_gnn import leaderboard
 from bench_gnn.data.cards import load_card, verify_file
 from bench_gnn.data.context import default_cache_dir, default_data_dir
-from bench_gnn.errors import DataError, ExitCode, LeaderboardStaleError, UsageError
+from bench_gnn.errors import DataError, ExitCode, LeaderboardStaleError, UsageError, unknown_name
 from bench_gnn.files import atomic_write, inside, reporting_os_errors
 from bench_gnn.kinds import BY_PLURAL, list_rows
 from bench_gnn.plugin_manager import Plugins, load_plugins
@@ -148,9 +148,7 @@ def dispatch(args: argparse.Namespace) -> ExitCode:
             return data_verify(plugins, args.name, data_dir)
         return data_stats(plugins, args.name, data_dir, cache_dir, not args.offline)
     if args.command == "plot":
-        if args.what == "reliability":
-            return plot_reliability(plugins_or_warn(args.strict), args.suite, args.records, args.out)
-        return plot_influence(plugins_or_warn(args.strict), args.suite, args.records, args.out)
+        return plot(plugins_or_warn(args.strict), args.what, args.suite, args.records, args.out)
     if args.command == "export":
         from bench_gnn.export import export_command
 
@@ -314,48 +312,32 @@ def data_stats(plugins: Plugins, name: str, data_dir: Path | None, cache_dir: Pa
     return ExitCode.OK
 
 
-def plot_influence(plugins: Plugins, suite_name: str, records: Path, out: Path | None) -> ExitCode:
-    from bench_gnn.graph.plots import plot_influence as draw
-
+def plot(plugins: Plugins, name: str, suite_name: str, records: Path, out: Path | None) -> ExitCode:
+    """Draw plot ``name`` from a suite's records: a plot its protocols or the analyses it names declare."""
     suite, _ = load_suite(plugins, suite_name)
+    plots = suite_plots(plugins, suite)
+    if not plots:
+        raise UsageError(f"suite {suite.name!r} has no plots: neither its protocols nor its analyses declare one "
+                         "(`bench list protocols` and `bench list analyses` show the plots each declares)")
+    if name not in plots:
+        raise unknown_name("plot", name, plots, hint=f"(plots of suite {suite.name!r})")
     source = inside(records, suite.name, what="suite name")
-    rows = [
-        {"model": r["identity"]["model"], "dataset": r["identity"]["dataset"], "influence": cell["extras"]}
-        for r in read_records(source)
-        if (cell := (r["results"].get("cells") or {}).get("influence")) and cell["status"] == "ok" and cell["extras"]
-    ]
-    if not rows:
-        raise UsageError(f"no records with influence measurements in {source}; run the suite first")
-    target = out or inside(Path("."), f"{suite.name}-influence.png", what="suite name")
-    with reporting_os_errors("write plot", target, "choose a writable --out path"):
-        path = draw(rows, target)
+    found = read_records(source)
+    target = out or inside(Path("."), f"{suite.name}-{name}.png", what="suite name")
+    try:
+        with reporting_os_errors("write plot", target, "choose a writable --out path"):
+            path = plots[name](found, target)
+    except UsageError as exc:
+        raise UsageError(f"plot {name!r} of suite {suite.name!r}, records in {source}: {exc}") from None
     print(path)
     return ExitCode.OK
 
 
-def plot_reliability(plugins: Plugins, suite_name: str, records: Path, out: Path | None) -> ExitCode:
-    """Reliability diagrams of the suite's calibrator cells (their ``extras["reliability"]``), pooled over runs:
-    one panel per dataset/model and calibrator, one curve per condition (clean, each shift)."""
-    from collections import defaultdict
-
-    from bench_gnn.graph.plots import plot_reliability as draw
-    from bench_gnn.graph.plots import pool_reliability
-
-    suite, _ = load_suite(plugins, suite_name)
-    source = inside(records, suite.name, what="suite name")
-    grouped: dict[tuple[str, str], dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
-    for record in read_records(source):
-        for cell in (record["results"].get("cells") or {}).values():
-            diagrams = (cell.get("extras") or {}).get("reliability")
-            if cell["kind"] == "calibrator" and cell["status"] == "ok" and diagrams:
-                row = f"{record['identity']['dataset']} / {record['identity']['model']}"
-                for condition, diagram in diagrams.items():
-                    grouped[(row, cell["name"])][condition].append(diagram)
-    if not grouped:
-        raise UsageError(f"no records with reliability diagrams (calibrator cells) in {source}; run the suite first")
-    panels = {key: {c: pool_reliability(d) for c, d in conditions.items()} for key, conditions in grouped.items()}
-    target = out or inside(Path("."), f"{suite.name}-reliability.png", what="suite name")
-    with reporting_os_errors("write plot", target, "choose a writable --out path"):
-        path = draw(panels, target)
-    print(path)
-    return ExitCode.OK
+def suite_plots(plugins: Plugins, suite: Suite) -> dict[str, Any]:
+    """The plots of a suite: those its protocols declare, then those of the analyses its arguments name."""
+    plots: dict[str, Any] = {}
+    for spec in suite.protocol_specs.values():
+        plots.update(spec.plots)
+    for analysis in suite.analysis_columns:
+        plots.update(plugins.analyses.get(analysis).spec.plots)
+    return plots

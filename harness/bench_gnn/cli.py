@@ -204,14 +204,14 @@ def _parser(launchers: Iterable[LauncherSpec] = ()) -> Parser:
     _data_args(data)
 
     plot = sub.add_parser("plot", help="plots from records")
-    plot.add_argument("what", choices=["influence", "reliability"],
-                      help="influence: Jacobian influence against hop distance; reliability: reliability diagrams "
-                           "of every backbone × calibrator, on clean and shifted test nodes")
+    plot.add_argument("what", metavar="NAME",
+                      help="a plot the suite's protocols or analyses declare (`bench list protocols` and `bench list "
+                           "analyses` show each one's plots)")
     plot.add_argument("--suite", required=True, help="suite name (see `bench list suites`)")
     plot.add_argument("--records", type=Path, default=Path("results"), metavar="DIR",
                       help="records folder (default: ./results)")
     plot.add_argument("--out", type=Path, metavar="PNG",
-                      help="output file (default: <suite>-influence.png or <suite>-reliability.png)")
+                      help="output file (default: <suite>-<NAME>.png)")
 
     export = sub.add_parser(
         "export", help="replay finished records into W&B or TensorBoard", epilog=EPILOG, formatter_class=fmt,

@@ -72,7 +72,7 @@ KINDS: tuple[Kind, ...] = (
     )),
     Kind("bench_protocols", "protocols", "protocol", ProtocolSpec, (
         ("protocol", lambda s: s.name), ("tasks", lambda s: _tasks(s.tasks)),
-        ("--steps sets", lambda s: s.step_key or ""),
+        ("--steps sets", lambda s: s.step_key or ""), ("plots", lambda s: ", ".join(s.plots)),
         ("description", lambda s: s.description),
     )),
     Kind("bench_calibrators", "calibrators", "calibrator", CalibratorSpec, (
@@ -85,7 +85,8 @@ KINDS: tuple[Kind, ...] = (
     )),
     Kind("bench_analyses", "analyses", "analysis", AnalysisSpec, (
         ("analysis", lambda s: s.name), ("arguments", lambda s: _args(s.defaults)),
-        ("columns", lambda s: ", ".join(c.header for c in s.columns)), ("description", lambda s: s.description),
+        ("columns", lambda s: ", ".join(c.header for c in s.columns)), ("plots", lambda s: ", ".join(s.plots)),
+        ("description", lambda s: s.description),
     )),
 )
 BY_HOOK: dict[str, Kind] = {kind.hook: kind for kind in KINDS}

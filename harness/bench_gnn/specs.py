@@ -32,7 +32,7 @@ Launcher contract
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,19 @@ def check_name(kind: str, name: Any) -> None:
 def _check_callable(kind: str, name: str, attr: str, value: Any) -> None:
     if not callable(value):
         raise PluginError(f"{kind} {name!r}: {attr} must be callable, got {type(value).__name__}")
+
+
+#: What ``bench plot NAME --suite S`` calls: ``draw(records, path) -> path written``, ``records`` being the suite's
+#: records (dicts, as stored). It raises :class:`~bench_gnn.errors.UsageError` when they hold nothing to draw.
+PlotFunction = Callable[[Sequence[Mapping[str, Any]], Path], Path]
+
+def _check_plots(kind: str, name: str, plots: Any) -> dict[str, Any]:
+    if not isinstance(plots, Mapping):
+        raise PluginError(f"{kind} {name!r}: plots must map plot names to functions, got {type(plots).__name__}")
+    for plot, draw in plots.items():
+        check_name("plot", plot)
+        _check_callable(kind, name, f"plots[{plot!r}]", draw)
+    return dict(plots)
 
 
 def _check_tasks(kind: str, name: str, tasks: Any) -> None:
@@ -317,6 +330,8 @@ class ProtocolSpec:
         step_unit: ``(header, factor)`` of the leaderboard's time column: seconds per step times
             ``factor`` (``("ms/step", 1000.0)``, ``("s/epoch", 1.0)``).
         tables: tables of the protocol's cells (calibrators, detectors, ...) on the leaderboard.
+        plots: ``{name: draw(records, path) -> path}``: the plots ``bench plot NAME --suite S`` draws from
+            the records of a suite that runs this protocol (:data:`PlotFunction`).
         description: one line for ``bench list protocols``.
     """
 
@@ -329,6 +344,7 @@ class ProtocolSpec:
     step_key: str | None = "steps"
     step_unit: tuple[str, float] = ("ms/step", 1000.0)
     tables: tuple[CellTable, ...] = ()
+    plots: Mapping[str, PlotFunction] = field(default_factory=dict)
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -348,6 +364,7 @@ class ProtocolSpec:
         object.__setattr__(self, "tasks", frozenset(self.tasks))
         _check_tasks("protocol", self.name, self.tasks)
         object.__setattr__(self, "tables", tuple(self.tables))
+        object.__setattr__(self, "plots", _check_plots("protocol", self.name, self.plots))
 
     def resolve(self, args: Mapping[str, Any]) -> dict[str, Any]:
         """``args`` over the defaults, each value through its check; unknown keys refused.
@@ -439,6 +456,8 @@ class AnalysisSpec:
         run: ``run(trained: TrainedModel, args: Mapping) -> {"metrics": {...}, "extras": {...}}``.
         defaults / checks: its arguments, validated like a protocol's when a suite loads.
         columns: numbers of ``metrics`` shown on the leaderboard (averaged over runs).
+        plots: ``{name: draw(records, path) -> path}``: the plots ``bench plot NAME --suite S`` draws from
+            the records of a suite whose protocol arguments name this analysis (:data:`PlotFunction`).
         description: one line for ``bench list analyses``.
     """
 
@@ -447,10 +466,12 @@ class AnalysisSpec:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     checks: Mapping[str, Callable[[str, Any], Any]] = field(default_factory=dict)
     columns: tuple[Column, ...] = ()
+    plots: Mapping[str, PlotFunction] = field(default_factory=dict)
     description: str = ""
 
     def __post_init__(self) -> None:
         check_name("analysis", self.name)
+        object.__setattr__(self, "plots", _check_plots("analysis", self.name, self.plots))
         _check_callable("analysis", self.name, "run", self.run)
         unchecked = sorted(set(self.defaults) - set(self.checks))
         if unchecked:

@@ -6,13 +6,14 @@
     graph dataset (at each graph's root where it has one) or on sampled test nodes of a node
     dataset. Arguments: ``hops`` (the last hop ``H`` of the profile) and ``nodes`` (output nodes
     sampled). Its cell holds ``R`` as a metric and the whole profile as extras; the leaderboard
-    shows ``R``, and ``bench plot influence`` draws the profiles.
+    shows ``R``, and ``bench plot influence`` (the plot this analysis declares) draws the profiles.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from bench_gnn import AnalysisSpec, Column, check_int
@@ -41,12 +42,28 @@ def influence(trained: Any, args: Mapping[str, Any]) -> dict[str, Any]:
     return {"metrics": {"R": profile["R"]}, "extras": profile}
 
 
+def influence_plot(records: Sequence[Mapping[str, Any]], path: Path) -> Path:
+    """``bench plot influence``: the influence profiles of the records' ``influence`` cells against hop distance,
+    one curve per dataset and model (averaged over runs)."""
+    from bench_gnn import UsageError, plot_influence
+
+    rows = [
+        {"model": r["identity"]["model"], "dataset": r["identity"]["dataset"], "influence": cell["extras"]}
+        for r in records
+        if (cell := (r["results"].get("cells") or {}).get("influence")) and cell["status"] == "ok" and cell["extras"]
+    ]
+    if not rows:
+        raise UsageError("no record has an influence measurement; run the suite first")
+    return plot_influence(rows, path)
+
+
 def analysis_specs():
     return [
         AnalysisSpec(
             name="influence", run=influence, defaults={"hops": 5, "nodes": 32},
             checks={"hops": partial(check_int, minimum=1), "nodes": partial(check_int, minimum=1)},
             columns=(Column("R", "R", digits=2),),
+            plots={"influence": influence_plot},
             description="Jacobian influence by hop distance and the influence-weighted receptive field R",
         ),
     ]

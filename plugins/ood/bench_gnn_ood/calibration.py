@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from bench_gnn import (
@@ -84,6 +85,28 @@ def fit_calibrator(inputs: Any, args: Mapping[str, Any], name: str) -> Any:
     return uncalibrated if name == "uncalibrated" else FITTERS[name](inputs, args)
 
 
+def reliability_plot(records: Sequence[Mapping[str, Any]], path: Path) -> Path:
+    """``bench plot reliability``: reliability diagrams of the records' calibrator cells (their
+    ``extras["reliability"]``), pooled over runs: one panel per dataset/model and calibrator, one curve per
+    condition (clean, each shift)."""
+    from collections import defaultdict
+
+    from bench_gnn import UsageError, plot_reliability, pool_reliability
+
+    grouped: dict[tuple[str, str], dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+    for record in records:
+        for cell in (record["results"].get("cells") or {}).values():
+            diagrams = (cell.get("extras") or {}).get("reliability")
+            if cell["kind"] == "calibrator" and cell["status"] == "ok" and diagrams:
+                row = f"{record['identity']['dataset']} / {record['identity']['model']}"
+                for condition, diagram in diagrams.items():
+                    grouped[(row, cell["name"])][condition].append(diagram)
+    if not grouped:
+        raise UsageError("no record has reliability diagrams (calibrator cells); run the suite first")
+    panels = {key: {c: pool_reliability(d) for c, d in conditions.items()} for key, conditions in grouped.items()}
+    return plot_reliability(panels, path)
+
+
 def protocol_spec() -> ProtocolSpec:
     return (
         ProtocolSpec(
@@ -97,6 +120,7 @@ def protocol_spec() -> ProtocolSpec:
                           ddof=0, note="Each calibrated model scored on the test nodes of the structure- and "
                                        "feature-shifted graph (GNNSafe's generators), against its clean ECE."),
             ),
+            plots={"reliability": reliability_plot},
             description="GATS calibration protocol: backbone trained once per run, every calibrator applied to it",
         )
     )
