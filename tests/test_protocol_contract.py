@@ -206,7 +206,8 @@ def test_the_core_names_nothing_a_plugin_contributes(plugins):
     from bench_gnn.kinds import KINDS
 
     names = {name for kind in KINDS for name in plugins.registry(kind).names()}
-    names |= {plot for kind in ("protocols", "analyses") for entry in getattr(plugins, kind) for plot in entry.spec.plots}
+    names |= {plot for kind in ("protocols", "analyses") for entry in getattr(plugins, kind)
+              for plot in entry.spec.plots}
     names |= {option for entry in plugins.launchers for option in entry.spec.options}
     names |= {"--" + option.replace("_", "-") for entry in plugins.launchers for option in entry.spec.flags}
     names |= {arg for kind in ("calibrators", "detectors") for entry in getattr(plugins, kind)
