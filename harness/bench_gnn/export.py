@@ -156,8 +156,8 @@ def _to_tensorboard(records: Sequence[Mapping[str, Any]], suite_name: str, out: 
             writer = SummaryWriter(log_dir=str(folder))
             try:
                 # what add_hparams writes, but into this run's own event file (add_hparams makes a sub-run)
-                for part in hparams(config, numbers):
-                    writer._get_file_writer().add_summary(part, step, walltime)
+                for part in hparams(config, numbers):  # type: ignore[no-untyped-call]
+                    writer._get_file_writer().add_summary(part, step, walltime)  # type: ignore[no-untyped-call]
                 for tag, value in numbers.items():
                     writer.add_scalar(tag, value, step, walltime, new_style=True, double_precision=True)
             finally:
@@ -242,7 +242,8 @@ def export_command(
 
     Prints each run's folder; says on stderr how many were exported and skipped and how to view them.
     """
-    from bench_gnn.api import load_suite, plugins_or_warn, say
+    from bench_gnn.api import plugins_or_warn, say
+    from bench_gnn.sweep import load_suite
     from bench_gnn.store import read_records, read_records_from
 
     suite, _ = load_suite(plugins_or_warn(strict), suite_name)

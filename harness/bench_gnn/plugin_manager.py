@@ -63,7 +63,8 @@ class Plugins:
             setattr(self, kind.plural, Registry(kind.singular))
 
     def registry(self, kind: Kind) -> Registry[Any]:
-        return getattr(self, kind.plural)
+        registry: Registry[Any] = getattr(self, kind.plural)
+        return registry
 
     @property
     def errors(self) -> list[PluginInfo]:

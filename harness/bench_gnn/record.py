@@ -55,7 +55,8 @@ def config_id_of(model: str, hparams: dict[str, Any]) -> str:
 def schema() -> dict[str, Any]:
     """The JSON Schema of the current record format, as shipped in the package."""
     text = resources.files("bench_gnn").joinpath("schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
-    return json.loads(text)
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
 
 @functools.lru_cache(maxsize=1)

@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bench_gnn.errors import UsageError
 from bench_gnn.jobs import Job, expand
@@ -129,7 +129,7 @@ class Sweep:
         return shlex.join([*parts, *self.overrides])
 
 
-def suite_mapping(plugins: Plugins, name: str) -> dict:
+def suite_mapping(plugins: Plugins, name: str) -> dict[str, Any]:
     """The raw suite: an installed suite's mapping, or a suite YAML file's."""
     path = Path(name)
     if path.suffix in (".yaml", ".yml"):

@@ -426,9 +426,8 @@ def graph_loaders(
 
 def _as_index(index: Any) -> Tensor:
     index = torch.as_tensor(index).cpu()
-    if index.dtype == torch.bool:
-        return index.nonzero().view(-1)
-    return index.to(torch.long).view(-1)
+    chosen: Tensor = index.nonzero().view(-1) if index.dtype == torch.bool else index.to(torch.long).view(-1)
+    return chosen
 
 
 def _collated(dataset: Any) -> tuple[Data, dict[str, Tensor], Tensor | None]:

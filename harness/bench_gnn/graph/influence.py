@@ -210,17 +210,22 @@ def _candidates(graph: Any, node_attr: str | None) -> Tensor:
     return mask.nonzero().view(-1).cpu()
 
 
-def _single_graph_nodes(data, num_samples, nodes, node_attr, generator) -> Tensor:
+def _single_graph_nodes(
+    data: Any, num_samples: int | None, nodes: Any, node_attr: str | None, generator: torch.Generator
+) -> Tensor:
     if nodes is not None:
         nodes = torch.as_tensor(nodes)
-        return nodes.nonzero().view(-1) if nodes.dtype == torch.bool else nodes.long().view(-1)
+        chosen: Tensor = nodes.nonzero().view(-1) if nodes.dtype == torch.bool else nodes.long().view(-1)
+        return chosen
     candidates = _candidates(data, node_attr)
     if num_samples is None or num_samples >= len(candidates):
         return candidates
     return candidates[torch.randperm(len(candidates), generator=generator)[:num_samples]]
 
 
-def _dataset_jobs(graphs: Any, num_samples: int, node_attr: str | None, generator) -> list:
+def _dataset_jobs(
+    graphs: Any, num_samples: int, node_attr: str | None, generator: torch.Generator
+) -> list[Any]:
     num_graphs = len(graphs)
     if num_graphs == 0:
         raise UsageError("influence: the dataset has no graphs")
@@ -228,7 +233,7 @@ def _dataset_jobs(graphs: Any, num_samples: int, node_attr: str | None, generato
     order = torch.cat([torch.randperm(num_graphs, generator=generator) for _ in range(rounds)])[:num_samples]
     counts = torch.bincount(order, minlength=num_graphs)
     jobs = []
-    for g in order.unique().tolist():
+    for g in torch.unique(order).tolist():
         graph = graphs[g]
         if not _is_single_graph(graph):
             raise UsageError(f"influence: expected the dataset to hold PyG Data graphs, got {type(graph).__name__}")
@@ -349,7 +354,9 @@ def _backward(out: Tensor, inputs: Tensor, rows: Tensor, start: int, stop: int) 
     return grad
 
 
-def _profile_graph(model, graph, nodes: Tensor, max_hops: int, device, as_batch: bool) -> Tensor:
+def _profile_graph(
+    model: Any, graph: Any, nodes: Tensor, max_hops: int, device: torch.device | str, as_batch: bool
+) -> Tensor:
     """Per sampled node: hop buckets ``0..H``, beyond, unreachable, and the two ``R`` numerators."""
     graph = _as_batch(graph) if as_batch else copy.copy(graph)  # .to() below must not move the caller's data
     graph = graph.to(device)

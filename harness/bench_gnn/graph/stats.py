@@ -244,14 +244,15 @@ def _same_neighbours_as(
     a = targets[np.repeat(indptr[nodes], deg) + offset]
     b = targets[np.repeat(indptr[others], deg) + offset]
     mismatches = np.bincount(np.repeat(np.arange(nodes.size), deg)[a != b], minlength=nodes.size)
-    return mismatches == 0
+    same: np.ndarray = mismatches == 0
+    return same
 
 
 def _exact_neighbour_groups(
     base: np.ndarray, targets: np.ndarray, indptr: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Slow exact grouping by (base key, neighbour set); used only after a hash collision."""
-    ids: dict[tuple, int] = {}
+    ids: dict[tuple[Any, ...], int] = {}
     inverse = np.array(
         [
             ids.setdefault((base[v].tobytes(), targets[indptr[v] : indptr[v + 1]].tobytes()), len(ids))
