@@ -35,9 +35,17 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench_gnn.errors import PluginError
+
+if TYPE_CHECKING:  # what plugins' functions receive, named for the type checker only (specs import no torch)
+    from bench_gnn.data.context import DataContext
+    from bench_gnn.plugin_manager import Plugins
+    from bench_gnn.protocols.analyses import TrainedModel
+    from bench_gnn.protocols.base import ProtocolContext, ProtocolResult
+    from bench_gnn.protocols.evaluators import CalibrationInputs, DetectorInputs
+    from bench_gnn.workers import LaunchRequest, LaunchResult
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 TASKS = ("node", "graph")
@@ -127,7 +135,7 @@ class ModelSpec:
     """
 
     name: str
-    build: Callable[..., Any]
+    build: Callable[[TaskInfo, Mapping[str, Any]], Any]
     defaults: Mapping[str, Any] = field(default_factory=dict)
     tasks: frozenset[str] = frozenset({"node"})
     description: str = ""
@@ -161,7 +169,7 @@ class DatasetSpec:
 
     name: str
     task: str
-    load: Callable[..., Any]
+    load: Callable[[DataContext], Any]
     card: Mapping[str, Any] | Path | None = None
     metric: str = "accuracy"
     description: str = ""
@@ -246,7 +254,7 @@ class LauncherSpec:
     """
 
     name: str
-    launch: Callable[..., Any]
+    launch: Callable[[LaunchRequest], LaunchResult]
     options: Mapping[str, Any] = field(default_factory=dict)
     requires: tuple[str, ...] = ()
     install: str = ""
@@ -336,10 +344,10 @@ class ProtocolSpec:
     """
 
     name: str
-    run: Callable[..., Any]
+    run: Callable[[ProtocolContext], ProtocolResult]
     defaults: Mapping[str, Any] = field(default_factory=dict)
     checks: Mapping[str, Callable[[str, Any], Any]] = field(default_factory=dict)
-    check: Callable[[Mapping[str, Any], Any], Any] | None = None
+    check: Callable[[Mapping[str, Any], Plugins], Mapping[str, Any] | None] | None = None
     tasks: frozenset[str] = frozenset({"node"})
     step_key: str | None = "steps"
     step_unit: tuple[str, float] = ("ms/step", 1000.0)
@@ -403,7 +411,7 @@ class CalibratorSpec:
     """
 
     name: str
-    fit: Callable[..., Any]
+    fit: Callable[[CalibrationInputs, Mapping[str, Any]], Any]
     defaults: Mapping[str, Any] = field(default_factory=dict)
     uses_hidden: bool = False
     description: str = ""
@@ -434,7 +442,7 @@ class DetectorSpec:
     """
 
     name: str
-    score: Callable[..., Any]
+    score: Callable[[DetectorInputs, Mapping[str, Any]], Any]
     training: str = "plain"
     defaults: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
@@ -462,7 +470,7 @@ class AnalysisSpec:
     """
 
     name: str
-    run: Callable[..., Any]
+    run: Callable[[TrainedModel, Mapping[str, Any]], Mapping[str, Any]]
     defaults: Mapping[str, Any] = field(default_factory=dict)
     checks: Mapping[str, Callable[[str, Any], Any]] = field(default_factory=dict)
     columns: tuple[Column, ...] = ()

@@ -10,7 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 from bench_gnn.errors import ConfigError
 from bench_gnn.protocols.cells import run_cell
@@ -20,9 +24,9 @@ from bench_gnn.protocols.cells import run_cell
 class TrainedModel:
     """What an analysis receives: the trained model and what it was trained on."""
 
-    model: Any
-    data: Any
-    device: Any
+    model: nn.Module
+    data: Any  # a PyG Data (node tasks) or GraphTaskData (graph tasks)
+    device: torch.device
     seed: int
     split: int
 

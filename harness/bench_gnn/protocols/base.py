@@ -44,7 +44,7 @@ class ProtocolContext:
     steps_total: Callable[[int], None] = lambda n: None
     max_params: int | None = None
     allow_over_budget: bool = False
-    plugins: Any = None  # the installed plugins' registries (calibrators, detectors, analyses, ...)
+    plugins: Any = None  # the installed plugins' Plugins (calibrators, detectors, analyses, ...); set by the runner
     dataset: str = ""  # the dataset's name in the suite, for messages
 
 

@@ -4,7 +4,10 @@ and :class:`~bench_gnn.specs.DetectorSpec`). Protocols that run them build these
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @dataclass
@@ -23,15 +26,15 @@ class CalibrationInputs:
         hidden: ``[N, H]`` penultimate features, given to calibrators with ``uses_hidden=True``.
     """
 
-    logits: Any
-    labels: Any
-    edge_index: Any
-    fit_mask: Any
-    stop_mask: Any
-    train_mask: Any
+    logits: Tensor
+    labels: Tensor
+    edge_index: Tensor
+    fit_mask: Tensor
+    stop_mask: Tensor
+    train_mask: Tensor
     num_classes: int
-    dist_to_train: Any = None
-    hidden: Any = None
+    dist_to_train: Tensor | None = None
+    hidden: Tensor | None = None
 
 
 @dataclass
@@ -39,9 +42,9 @@ class DetectorInputs:
     """What a detector scores: a trained model (eval mode), the graph to score and the model's logits on it,
     and the in-distribution graph with its training nodes (for detectors that fit statistics on them)."""
 
-    model: Any
-    graph: Any
-    logits: Any
-    reference: Any
-    train_mask: Any
+    model: Any  # the trained model (an nn.Module of the protocol's backbone), in eval mode
+    graph: Any  # a PyG Data
+    logits: Tensor
+    reference: Any  # a PyG Data
+    train_mask: Tensor
     num_classes: int
