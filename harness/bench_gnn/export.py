@@ -243,8 +243,8 @@ def export_command(
     Prints each run's folder; says on stderr how many were exported and skipped and how to view them.
     """
     from bench_gnn.api import plugins_or_warn, say
-    from bench_gnn.sweep import load_suite
     from bench_gnn.store import read_records, read_records_from
+    from bench_gnn.sweep import load_suite
 
     suite, _ = load_suite(plugins_or_warn(strict), suite_name)
     sources = [inside(folder, suite.name, what="suite name") for folder in records or [Path("results")]]
