@@ -67,3 +67,18 @@ def test_the_python_api_sets_the_threads_and_says_nothing_unless_asked(tmp_path,
     assert summary.ok == 1
     assert capsys.readouterr().err == ""  # the library prints nothing; the report callback got the lines
     assert lines[0].startswith("bench smoke v1: 1 job(s) on cpu") and "[1/1] GCN on csbm-mixed" in lines[1]
+
+
+def test_the_readmes_python_example_runs(tmp_path, monkeypatch, capsys):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("From Python, the same sweep is one `Sweep`"):]
+    code = section[section.index("```python\n") + len("```python\n"):section.index("\n```", section.index("```python"))]
+    monkeypatch.chdir(tmp_path)
+    before = torch.get_num_threads()
+    try:
+        exec(compile(code, "README.md", "exec"), {})
+    finally:
+        torch.set_num_threads(before)
+    out = capsys.readouterr().out
+    assert "bench smoke v1: 3 job(s) on cpu" in out and out.rstrip().endswith("3 ok; OK")
+    assert len(list((tmp_path / "results" / "smoke").glob("*.json"))) == 3
