@@ -60,10 +60,10 @@ def test_exit_2_when_the_reader_closes_the_pipe():
 
 def test_exit_3_internal_error_prints_the_trace_and_asks_for_a_report(tmp_path):
     (tmp_path / "sitecustomize.py").write_text(
-        "import bench_gnn.api\n"
+        "import bench_gnn.commands\n"
         "def _bug(args):\n"
         "    raise RuntimeError('injected bug in dispatch')\n"
-        "bench_gnn.api.dispatch = _bug\n")
+        "bench_gnn.commands.dispatch = _bug\n")
     r = _bench("list", "suites", env={"PYTHONPATH": str(tmp_path)})
     assert r.returncode == 3
     assert "Traceback" in r.stderr and "RuntimeError: injected bug in dispatch" in r.stderr

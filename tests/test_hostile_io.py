@@ -206,12 +206,12 @@ def test_leaderboards_that_is_a_file(bench_main, work):
 
 
 def test_any_unconverted_os_error_is_exit_8_naming_the_path(bench_main, work, monkeypatch):
-    from bench_gnn import api
+    from bench_gnn import commands
 
     def broken(args):
         raise PermissionError(errno.EACCES, "Permission denied", "/somewhere/file.bin")
 
-    monkeypatch.setattr(api, "dispatch", broken)
+    monkeypatch.setattr(commands, "dispatch", broken)
     code, _, err = bench_main("list", "models")
     assert code == 8
     assert err.strip() == "bench: error: cannot read or write /somewhere/file.bin: Permission denied"
@@ -286,7 +286,7 @@ def test_store_refuses_a_suite_name_outside_results(work):
 @pytest.fixture
 def hostile_suite_name(monkeypatch):
     """Load the smoke suite under an escaping name, as if the suite-level name rule were bypassed."""
-    from bench_gnn import api, sweep
+    from bench_gnn import commands, sweep
 
     real = sweep.load_suite
 
@@ -294,7 +294,7 @@ def hostile_suite_name(monkeypatch):
         suite, published = real(*args, **kwargs)
         return dataclasses.replace(suite, name="../escape"), dataclasses.replace(published, name="../escape")
 
-    monkeypatch.setattr(api, "load_suite", load)  # the leaderboard commands
+    monkeypatch.setattr(commands, "load_suite", load)  # the leaderboard commands
     monkeypatch.setattr(sweep, "load_suite", load)  # run, status, launch (through Sweep)
     return "../escape"
 

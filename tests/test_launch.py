@@ -182,7 +182,7 @@ def test_option_on_the_command_line_reaches_a_third_party_launcher_typed(bench_m
 
     recorder = Recorder(LaunchResult(exit_codes=(0, 0)))
     spec = LauncherSpec("rec", launch=recorder, options={"queue": None, "retries": 0, "tag": ()})
-    monkeypatch.setattr(bench_gnn.launch, "plugins_or_warn", lambda strict: _plugins_with(spec))
+    monkeypatch.setattr(bench_gnn.launch, "load_plugins_reporting", lambda strict: _plugins_with(spec))
     code, _, err = bench_main("launch", "--suite", "smoke", "--workers", "2", "--launcher", "rec", "--results",
                               str(tmp_path), "--option", "queue=gpu-long", "--option", "retries=3", "--option",
                               "tag=a=1", "--option", "tag=b")

@@ -1,4 +1,5 @@
-"""The ``bench`` command line: a thin wrapper over :mod:`bench_gnn.api`.
+"""The ``bench`` command line: parses the arguments, hands them to :mod:`bench_gnn.commands` and turns errors
+into exit codes (one line naming the culprit and the fix).
 
 Exit codes (decided in :mod:`bench_gnn.errors`): 0 ok, 1 some jobs failed,
 2 interrupted, 3 internal error, 4 usage or configuration error (command line
@@ -283,10 +284,10 @@ def _main(argv: list[str] | None) -> int:
         if exc.code is None:
             return int(ExitCode.OK)
         return exc.code if isinstance(exc.code, int) else int(ExitCode.USAGE_ERROR)
-    from bench_gnn import api
+    from bench_gnn import commands
 
     try:
-        code = api.dispatch(args)
+        code = commands.dispatch(args)
     except KeyboardInterrupt:
         print("bench: interrupted; finished jobs are saved, rerun the same command to continue", file=sys.stderr)
         code = ExitCode.INTERRUPTED

@@ -242,11 +242,11 @@ def export_command(
 
     Prints each run's folder; says on stderr how many were exported and skipped and how to view them.
     """
-    from bench_gnn.api import plugins_or_warn, say
+    from bench_gnn.report import load_plugins_reporting, say
     from bench_gnn.store import read_records, read_records_from
     from bench_gnn.sweep import load_suite
 
-    suite, _ = load_suite(plugins_or_warn(strict), suite_name)
+    suite, _ = load_suite(load_plugins_reporting(strict), suite_name)
     sources = [inside(folder, suite.name, what="suite name") for folder in records or [Path("results")]]
     found = read_records(sources[0]) if len(sources) == 1 else read_records_from(sources)
     source = " + ".join(str(path) for path in sources)

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from bench_gnn import leaderboard
-from bench_gnn.api import plugins_or_warn, say
 from bench_gnn.data.context import default_data_dir
 from bench_gnn.errors import (
     BenchError,
@@ -41,6 +40,7 @@ from bench_gnn.errors import (
 from bench_gnn.files import inside, reporting_os_errors
 from bench_gnn.plugin_manager import Plugins
 from bench_gnn.registry import Registered
+from bench_gnn.report import load_plugins_reporting, say
 from bench_gnn.specs import LauncherSpec
 from bench_gnn.store import Store, read_records
 from bench_gnn.sweep import Sweep
@@ -68,7 +68,7 @@ def launch(
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise UsageError(f"--workers must be a positive integer, got {workers!r}")
-    plugins = plugins or plugins_or_warn(strict)
+    plugins = plugins or load_plugins_reporting(strict)
     entry = plugins.launchers.get(launcher)
     spec = entry.spec
     resolved = resolve_options(spec, options)
