@@ -42,7 +42,9 @@ _EXPORTS = {
     ),
     "bench_gnn.protocols.cells": ("run_cell",),
     "bench_gnn.protocols.evaluators": ("CalibrationInputs", "DetectorInputs"),
-    "bench_gnn.protocols.analyses": ("TrainedModel", "check_analyses", "resolve_analyses", "run_analyses"),
+    "bench_gnn.protocols.analyses": (
+        "TrainedModel", "check_analyses", "check_protocol_analyses", "resolve_analyses", "run_analyses",
+    ),
     "bench_gnn.workers": ("LaunchRequest", "LaunchResult"),
     "bench_gnn.graph.encodings": ("LAPPE_MISSING", "graph_layout", "laplacian_pe", "propagator", "random_walk_se"),
     "bench_gnn.graph.plots": ("plot_influence", "plot_reliability", "pool_reliability"),
@@ -55,9 +57,9 @@ __all__ = [
     "JobError", "LaunchRequest", "LaunchResult", "LauncherSpec", "MetricSpec", "ModelSpec", "NonFiniteLossError",
     "PluginError", "ProtocolContext", "ProtocolResult", "ProtocolSpec", "SuiteSource", "TaskInfo", "TrainedModel",
     "UsageError", "__version__", "atomic_write", "build_model", "check_analyses", "check_bool", "check_choice",
-    "check_finite", "check_int", "check_number", "check_str", "file_digest", "graph_layout", "hookimpl", "improves",
-    "laplacian_pe", "plot_influence", "plot_reliability", "pool_reliability", "propagator", "random_walk_se",
-    "resolve_analyses", "run_analyses", "run_cell",
+    "check_finite", "check_int", "check_number", "check_protocol_analyses", "check_str", "file_digest",
+    "graph_layout", "hookimpl", "improves", "laplacian_pe", "plot_influence", "plot_reliability", "pool_reliability",
+    "propagator", "random_walk_se", "resolve_analyses", "run_analyses", "run_cell",
 ]
 
 if TYPE_CHECKING:
@@ -76,7 +78,13 @@ if TYPE_CHECKING:
     from bench_gnn.graph.encodings import LAPPE_MISSING, graph_layout, laplacian_pe, propagator, random_walk_se
     from bench_gnn.graph.plots import plot_influence, plot_reliability, pool_reliability
     from bench_gnn.hookspecs import hookimpl
-    from bench_gnn.protocols.analyses import TrainedModel, check_analyses, resolve_analyses, run_analyses
+    from bench_gnn.protocols.analyses import (
+        TrainedModel,
+        check_analyses,
+        check_protocol_analyses,
+        resolve_analyses,
+        run_analyses,
+    )
     from bench_gnn.protocols.base import ProtocolContext, ProtocolResult, build_model, check_finite, improves
     from bench_gnn.protocols.cells import run_cell
     from bench_gnn.protocols.evaluators import CalibrationInputs, DetectorInputs

@@ -379,16 +379,20 @@ def _check_reference(reference: Any) -> None:
         if not isinstance(row, Mapping):
             raise ConfigError(f"reference.scores.{model} must map dataset -> score or [mean, std], got {row!r}")
         for dataset, value in row.items():
-            key = f"reference.scores.{model}.{dataset}"
-            if isinstance(value, list):
-                if not 1 <= len(value) <= 2:
-                    raise ConfigError(f"{key} must be a score or [mean, std], got {value!r}")
-                check_number(key, value[0])
-                if len(value) == 2 and value[1] is not None:
-                    check_number(key + " (std)", value[1], 0)
-            elif value is not None:
-                check_number(key, value)
+            _check_reference_value(f"reference.scores.{model}.{dataset}", value)
     _check_reference_cells(reference.get("cells"))
+
+
+def _check_reference_value(key: str, value: Any) -> None:
+    """A published number: a score, ``[mean]``, ``[mean, std]`` (std at least 0 or null), or null."""
+    if isinstance(value, list):
+        if not 1 <= len(value) <= 2:
+            raise ConfigError(f"{key} must be a score or [mean, std], got {value!r}")
+        check_number(key, value[0])
+        if len(value) == 2 and value[1] is not None:
+            check_number(key + " (std)", value[1], 0)
+    elif value is not None:
+        check_number(key, value)
 
 
 def _check_reference_cells(cells: Any) -> None:
@@ -400,14 +404,7 @@ def _check_reference_cells(cells: Any) -> None:
             raise ConfigError(f"{path} must map dataset -> model -> cell -> column -> score or [mean, std], "
                               f"got {value!r}")
         if depth == 4:
-            if isinstance(value, list):
-                if not 1 <= len(value) <= 2:
-                    raise ConfigError(f"{path} must be a score or [mean, std], got {value!r}")
-                check_number(path, value[0])
-                if len(value) == 2 and value[1] is not None:
-                    check_number(path + " (std)", value[1], 0)
-            elif value is not None:
-                check_number(path, value)
+            _check_reference_value(path, value)
 
 
 def _walk(value: Any, path: str, depth: int) -> Any:

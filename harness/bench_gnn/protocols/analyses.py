@@ -49,6 +49,13 @@ def resolve_analyses(value: Mapping[str, Any], plugins: Any) -> dict[str, Any]:
     }
 
 
+def check_protocol_analyses(args: Mapping[str, Any], plugins: Any) -> dict[str, Any]:
+    """A protocol's ``check`` for its ``analyses`` argument: ``args`` with each named analysis looked up and its
+    arguments completed (:func:`resolve_analyses`). A protocol with nothing else to check passes this as its
+    ``ProtocolSpec.check``."""
+    return {**args, "analyses": resolve_analyses(args["analyses"], plugins)}
+
+
 def run_analyses(ctx: Any, trained: TrainedModel) -> dict[str, dict[str, Any]]:
     """Run the analyses of ``ctx.args["analyses"]`` on ``trained``: one cell each."""
     cells = {}

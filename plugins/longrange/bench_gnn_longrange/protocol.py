@@ -7,11 +7,11 @@ never pay for training code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from bench_gnn import ProtocolSpec, check_analyses, check_choice, check_int, check_number, resolve_analyses
+from bench_gnn import ProtocolSpec, check_analyses, check_choice, check_int, check_number, check_protocol_analyses
 
 SCHEDULERS = ("cosine", "plateau", "none")
 DEFAULTS: dict[str, Any] = {
@@ -50,15 +50,12 @@ def run(ctx: Any) -> Any:
     return run(ctx)
 
 
-def _check(args: Mapping[str, Any], plugins: Any) -> dict[str, Any]:
-    return {**args, "analyses": resolve_analyses(args["analyses"], plugins)}
-
 
 def protocol_specs() -> list[ProtocolSpec]:
     return [
         ProtocolSpec(
             name="graph-minibatch", run=run, defaults=DEFAULTS, checks=CHECKS,
-            check=_check, tasks=frozenset({"graph"}), step_key="epochs", step_unit=("s/epoch", 1.0),
+            check=check_protocol_analyses, tasks=frozenset({"graph"}), step_key="epochs", step_unit=("s/epoch", 1.0),
             description="mini-batch training on many graphs (LRGB recipe); test score at the best validation epoch",
         ),
     ]

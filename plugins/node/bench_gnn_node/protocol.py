@@ -7,11 +7,11 @@ never pay for training code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from bench_gnn import ProtocolSpec, check_analyses, check_int, check_number, resolve_analyses
+from bench_gnn import ProtocolSpec, check_analyses, check_int, check_number, check_protocol_analyses
 
 DEFAULTS: dict[str, Any] = {"steps": 1000, "lr": 3e-5, "weight_decay": 0.0, "eval_every": 1, "analyses": {}}
 CHECKS: dict[str, Callable[[str, Any], Any]] = {
@@ -29,15 +29,12 @@ def run(ctx: Any) -> Any:
     return run(ctx)
 
 
-def _check(args: Mapping[str, Any], plugins: Any) -> dict[str, Any]:
-    return {**args, "analyses": resolve_analyses(args["analyses"], plugins)}
-
 
 def protocol_specs() -> list[ProtocolSpec]:
     return [
         ProtocolSpec(
             name="node-full-batch", run=run, defaults=DEFAULTS, checks=CHECKS,
-            check=_check, tasks=frozenset({"node"}), step_key="steps", step_unit=("ms/step", 1000.0),
+            check=check_protocol_analyses, tasks=frozenset({"node"}), step_key="steps", step_unit=("ms/step", 1000.0),
             description="full-batch node classification on fixed splits; test score at the best validation step",
         ),
     ]
