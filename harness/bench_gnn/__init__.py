@@ -38,7 +38,7 @@ _EXPORTS = {
         "LauncherSpec", "MetricSpec", "ModelSpec", "ProtocolSpec", "SuiteSource", "TaskInfo",
     ),
     "bench_gnn.protocols.base": (
-        "ProtocolContext", "ProtocolResult", "build_model", "check_finite", "improves",
+        "ProtocolContext", "ProtocolResult", "build_model", "check_finite", "improves", "split_scores",
     ),
     "bench_gnn.protocols.cells": ("run_cell",),
     "bench_gnn.protocols.evaluators": ("CalibrationInputs", "DetectorInputs"),
@@ -60,6 +60,7 @@ __all__ = [
     "check_finite", "check_int", "check_number", "check_protocol_analyses", "check_str", "file_digest",
     "graph_layout", "hookimpl", "improves", "laplacian_pe", "plot_influence", "plot_reliability", "pool_reliability",
     "propagator", "random_walk_se", "resolve_analyses", "run_analyses", "run_cell",
+    "split_scores",
 ]
 
 if TYPE_CHECKING:
@@ -85,7 +86,14 @@ if TYPE_CHECKING:
         resolve_analyses,
         run_analyses,
     )
-    from bench_gnn.protocols.base import ProtocolContext, ProtocolResult, build_model, check_finite, improves
+    from bench_gnn.protocols.base import (
+        ProtocolContext,
+        ProtocolResult,
+        build_model,
+        check_finite,
+        improves,
+        split_scores,
+    )
     from bench_gnn.protocols.cells import run_cell
     from bench_gnn.protocols.evaluators import CalibrationInputs, DetectorInputs
     from bench_gnn.specs import (

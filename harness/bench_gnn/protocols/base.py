@@ -91,6 +91,18 @@ def run_seeded(protocol: Callable[[ProtocolContext], ProtocolResult], ctx: Proto
     return protocol(ctx)
 
 
+def split_scores(metric: Any, scores: torch.Tensor, target: torch.Tensor,
+                 masks: Mapping[str, torch.Tensor]) -> dict[str, float]:
+    """The metric on each split: ``{name: metric(scores[mask], target[mask])}``, the metric reset before each
+    (e.g. ``masks={"train": ..., "val": ..., "test": ...}``)."""
+    values = {}
+    for name, mask in masks.items():
+        metric.reset()
+        metric.update(scores[mask], target[mask])
+        values[name] = float(metric.compute())
+    return values
+
+
 def improves(score: float, best_score: float | None, higher_is_better: bool) -> bool:
     """Whether validation ``score`` replaces ``best_score`` (None: nothing evaluated yet).
 

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from bench_gnn import split_scores
 from bench_gnn.errors import JobError
 from bench_gnn.protocols.analyses import TrainedModel, run_analyses
 from bench_gnn.protocols.base import ProtocolContext, ProtocolResult, build_model, check_finite, improves
@@ -63,12 +64,7 @@ def run(ctx: ProtocolContext) -> ProtocolResult:
         with torch.no_grad():
             out = model(data)
         scores = torch.sigmoid(out.squeeze(-1)) if binary else torch.softmax(out, dim=-1)
-        values = {}
-        for name, mask in (("train", train), ("val", val), ("test", test)):
-            metric.reset()
-            metric.update(scores[mask], y[mask])
-            values[name] = float(metric.compute())
-        return values
+        return split_scores(metric, scores, y, {"train": train, "val": val, "test": test})
 
     steps, eval_every = args["steps"], args["eval_every"]
     best: dict[str, float] | None = None

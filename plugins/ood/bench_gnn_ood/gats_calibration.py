@@ -16,7 +16,16 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from bench_gnn import CalibrationInputs, JobError, ProtocolContext, ProtocolResult, TaskInfo, build_model, run_cell
+from bench_gnn import (
+    CalibrationInputs,
+    JobError,
+    ProtocolContext,
+    ProtocolResult,
+    TaskInfo,
+    build_model,
+    run_cell,
+    split_scores,
+)
 from bench_gnn_ood.arguments import choose
 from bench_gnn_ood.calibration_metrics import calibration_metrics, reliability
 from bench_gnn_ood.gats_training import train_backbone
@@ -78,11 +87,7 @@ def run(ctx: ProtocolContext) -> ProtocolResult:
     data = ctx.data
     probs = torch.softmax(logits, dim=-1)
     metric = ctx.metric.factory(num_classes)
-    scores = {}
-    for name, mask in (("train", train), ("val", val), ("test", test)):
-        metric.reset()
-        metric.update(probs[mask], data.y[mask])
-        scores[name] = float(metric.compute())
+    scores = split_scores(metric, probs, data.y, {"train": train, "val": val, "test": test})
     dist = data.dist_to_train[:, column] if hasattr(data, "dist_to_train") else None
     cells = {}
     for name in args["calibrators"]:

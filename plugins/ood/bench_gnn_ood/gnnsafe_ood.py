@@ -30,6 +30,7 @@ from bench_gnn import (
     TaskInfo,
     build_model,
     run_cell,
+    split_scores,
 )
 from bench_gnn_ood import detectors as detectors
 from bench_gnn_ood.arguments import choose
@@ -113,12 +114,8 @@ def _id_scores(ctx: ProtocolContext, setting: OODSetting, logits: Tensor, num_cl
     binary = num_classes == 2 and ctx.metric.name == "roc_auc"
     scores = probs[:, 1] if binary else probs
     metric = ctx.metric.factory(num_classes)
-    out: dict[str, Any] = {}
-    for name in ("train", "val", "test"):
-        mask = getattr(ind, f"{name}_mask")
-        metric.reset()
-        metric.update(scores[mask], ind.y[mask])
-        out[name] = float(metric.compute())
+    out: dict[str, Any] = split_scores(metric, scores, ind.y, {name: getattr(ind, f"{name}_mask")
+                                                               for name in ("train", "val", "test")})
     out["ece"] = calibration_metrics(probs, ind.y, ind.edge_index, ind.test_mask)["ece"]
     return out
 
