@@ -1,9 +1,10 @@
 """bench: a plugin-based benchmark harness for graph neural networks.
 
 This module is the public facade: everything a plugin author needs is importable
-from ``bench_gnn`` and nothing else in the core is part of the contract. Each name
-is imported on first use, so ``import bench_gnn`` (and ``bench --version``) costs
-almost nothing and never imports torch.
+from ``bench_gnn`` and nothing else in the core is part of the contract (plugins,
+the first-party families included, import no ``bench_gnn.*`` submodule: ``lint-imports``
+checks it). Each name is imported on first use, so ``import bench_gnn`` (and
+``bench --version``) costs almost nothing and never imports torch.
 
 Contract: :func:`hookimpl`; the specs :class:`ModelSpec`, :class:`DatasetSpec`,
 :class:`MetricSpec`, :class:`SuiteSource`, :class:`LauncherSpec`, :class:`ProtocolSpec`,
@@ -12,10 +13,12 @@ Contract: :func:`hookimpl`; the specs :class:`ModelSpec`, :class:`DatasetSpec`,
 (:class:`ProtocolContext`, :class:`ProtocolResult`, :func:`run_cell` for each evaluator's cell,
 :func:`improves`, :func:`build_model`, :func:`check_finite`); what models, loaders and
 launchers receive and return (:class:`TaskInfo`, :class:`DataContext`, :class:`GraphTaskData`,
-:class:`LaunchRequest`, :class:`LaunchResult`); the errors; the argument checks
-(:func:`check_int`, ...); file helpers (:func:`atomic_write`, :func:`file_digest`) and
-positional-encoding helpers (:func:`random_walk_se`, :func:`laplacian_pe`, ...), documented
-in :mod:`bench_gnn.graph.encodings`.
+:class:`LaunchRequest`, :class:`LaunchResult`); the errors (and :func:`unknown_name`, the error
+for an unknown name, with suggestions); the argument checks (:func:`check_int`, ...); file
+helpers (:func:`atomic_write`, :func:`file_digest`); graph helpers: device-resident mini-batches
+of many small graphs (:func:`graph_loaders`), influence profiles (:func:`influence_profile`) and
+positional-encoding helpers (:func:`random_walk_se`, :func:`laplacian_pe`, ..., documented
+in :mod:`bench_gnn.graph.encodings`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ _EXPORTS = {
     "bench_gnn.data.context": ("DataContext",),
     "bench_gnn.errors": (
         "BenchError", "ConfigError", "DataError", "JobError", "NonFiniteLossError", "PluginError", "UsageError",
+        "unknown_name",
     ),
     "bench_gnn.files": ("atomic_write", "file_digest"),
     "bench_gnn.hookspecs": ("hookimpl",),
@@ -46,7 +50,9 @@ _EXPORTS = {
         "TrainedModel", "check_analyses", "check_protocol_analyses", "resolve_analyses", "run_analyses",
     ),
     "bench_gnn.workers": ("LaunchRequest", "LaunchResult"),
+    "bench_gnn.graph.batching": ("graph_loaders",),
     "bench_gnn.graph.encodings": ("LAPPE_MISSING", "graph_layout", "laplacian_pe", "propagator", "random_walk_se"),
+    "bench_gnn.graph.influence": ("influence_profile",),
     "bench_gnn.graph.plots": ("plot_influence", "plot_reliability", "pool_reliability"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -58,9 +64,9 @@ __all__ = [
     "PluginError", "ProtocolContext", "ProtocolResult", "ProtocolSpec", "SuiteSource", "TaskInfo", "TrainedModel",
     "UsageError", "__version__", "atomic_write", "build_model", "check_analyses", "check_bool", "check_choice",
     "check_finite", "check_int", "check_number", "check_protocol_analyses", "check_str", "file_digest",
-    "graph_layout", "hookimpl", "improves", "laplacian_pe", "plot_influence", "plot_reliability", "pool_reliability",
-    "propagator", "random_walk_se", "resolve_analyses", "run_analyses", "run_cell",
-    "split_scores",
+    "graph_layout", "graph_loaders", "hookimpl", "improves", "influence_profile", "laplacian_pe", "plot_influence",
+    "plot_reliability", "pool_reliability", "propagator", "random_walk_se", "resolve_analyses", "run_analyses",
+    "run_cell", "split_scores", "unknown_name",
 ]
 
 if TYPE_CHECKING:
@@ -74,9 +80,12 @@ if TYPE_CHECKING:
         NonFiniteLossError,
         PluginError,
         UsageError,
+        unknown_name,
     )
     from bench_gnn.files import atomic_write, file_digest
+    from bench_gnn.graph.batching import graph_loaders
     from bench_gnn.graph.encodings import LAPPE_MISSING, graph_layout, laplacian_pe, propagator, random_walk_se
+    from bench_gnn.graph.influence import influence_profile
     from bench_gnn.graph.plots import plot_influence, plot_reliability, pool_reliability
     from bench_gnn.hookspecs import hookimpl
     from bench_gnn.protocols.analyses import (

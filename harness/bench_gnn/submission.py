@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -169,7 +169,3 @@ def _git_bytes(folder: Path, *args: str) -> bytes:
 def json_files(folder: Path) -> list[Path]:
     """The record files of a suite folder, links included (so that validate can refuse them)."""
     return sorted(p for p in folder.glob("*.json")) if folder.exists() else []
-
-
-def flatten(problems: Iterable[Problem]) -> list[str]:
-    return [str(p) for p in problems]

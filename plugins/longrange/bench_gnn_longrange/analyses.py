@@ -24,7 +24,7 @@ def influence(trained: Any, args: Mapping[str, Any]) -> dict[str, Any]:
 
     from torch import Tensor
 
-    from bench_gnn.graph.influence import influence_profile
+    from bench_gnn import influence_profile
 
     data = trained.data
     level = getattr(data, "level", None)

@@ -57,11 +57,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bench_gnn.errors import DataError
-from bench_gnn.graph.batching import graph_loaders
-from bench_gnn.protocols.analyses import TrainedModel, run_analyses
-from bench_gnn.protocols.base import ProtocolContext, ProtocolResult, build_model, check_finite, improves
-from bench_gnn.specs import GraphTaskData, TaskInfo
+from bench_gnn import (
+    DataError,
+    GraphTaskData,
+    ProtocolContext,
+    ProtocolResult,
+    TaskInfo,
+    TrainedModel,
+    build_model,
+    check_finite,
+    graph_loaders,
+    improves,
+    run_analyses,
+)
 
 TARGETS = ("multilabel", "regression", "multiclass")
 LEVELS = ("graph", "node", "root")

@@ -19,11 +19,18 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from bench_gnn import split_scores
-from bench_gnn.errors import JobError
-from bench_gnn.protocols.analyses import TrainedModel, run_analyses
-from bench_gnn.protocols.base import ProtocolContext, ProtocolResult, build_model, check_finite, improves
-from bench_gnn.specs import TaskInfo
+from bench_gnn import (
+    JobError,
+    ProtocolContext,
+    ProtocolResult,
+    TaskInfo,
+    TrainedModel,
+    build_model,
+    check_finite,
+    improves,
+    run_analyses,
+    split_scores,
+)
 
 
 def _split_masks(data: Any, split: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

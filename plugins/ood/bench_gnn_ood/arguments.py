@@ -3,14 +3,25 @@ calibrator and detector arguments with their defaults (torch-free)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from bench_gnn import (
     ConfigError,
     JobError,
+    check_int,
+    check_number,
+    unknown_name,
 )
-from bench_gnn.errors import unknown_name
+
+#: the checks of the arguments both protocols have (backbone training and the shift generators' seed)
+COMMON_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "epochs": partial(check_int, minimum=1),
+    "lr": partial(check_number, minimum=0),
+    "weight_decay": partial(check_number, minimum=0),
+    "shift_seed": partial(check_int, minimum=0),
+}
 
 
 def name_list(key: str, value: Any, known: Any = None) -> list[str]:

@@ -14,9 +14,8 @@ from bench_gnn import (
     Column,
     ProtocolSpec,
     check_int,
-    check_number,
 )
-from bench_gnn_ood.arguments import args_mapping, complete_args, name_list, nonempty_name_list
+from bench_gnn_ood.arguments import COMMON_CHECKS, args_mapping, complete_args, name_list, nonempty_name_list
 
 CALIBRATION_SHIFTS = ("structure", "feature")
 CALIBRATORS: dict[str, tuple[dict[str, Any], str]] = {
@@ -42,15 +41,12 @@ CALIBRATION_DEFAULTS: dict[str, Any] = {
     "calibrators": list(CALIBRATORS), "calibrator_args": {}, "shifts": list(CALIBRATION_SHIFTS), "shift_seed": 0,
 }
 CALIBRATION_CHECKS: dict[str, Callable[[str, Any], Any]] = {
-    "epochs": partial(check_int, minimum=1),
+    **COMMON_CHECKS,
     "patience": partial(check_int, minimum=1),
-    "lr": partial(check_number, minimum=0),
-    "weight_decay": partial(check_number, minimum=0),
     "inits": partial(check_int, minimum=1),
     "calibrators": nonempty_name_list,
     "calibrator_args": args_mapping,
     "shifts": partial(name_list, known=CALIBRATION_SHIFTS),
-    "shift_seed": partial(check_int, minimum=0),
 }
 
 

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.utils import add_self_loops, remove_self_loops, scatter
 
-from bench_gnn.errors import JobError, NonFiniteLossError
+from bench_gnn import JobError, NonFiniteLossError
 from bench_gnn_ood.gats_models import SparsePair, dropout, gcn_adjacency
 from bench_gnn_ood.gats_training import adam
 from bench_gnn_ood.planetoid import distance_to_train

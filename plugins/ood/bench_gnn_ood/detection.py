@@ -14,10 +14,9 @@ from bench_gnn import (
     DetectorSpec,
     ProtocolSpec,
     check_int,
-    check_number,
+    unknown_name,
 )
-from bench_gnn.errors import unknown_name
-from bench_gnn_ood.arguments import args_mapping, complete_args, name_list, nonempty_name_list
+from bench_gnn_ood.arguments import COMMON_CHECKS, args_mapping, complete_args, name_list, nonempty_name_list
 
 OOD_SHIFTS = ("structure", "feature", "label", "language")
 #: detector -> (training regime, defaults, description)
@@ -73,11 +72,8 @@ OOD_DEFAULTS: dict[str, Any] = {
     "shift_args": {}, "split_seed": 123, "detectors": list(DETECTORS), "detector_args": {},
 }
 OOD_CHECKS: dict[str, Callable[[str, Any], Any]] = {
-    "epochs": partial(check_int, minimum=1),
-    "lr": partial(check_number, minimum=0),
-    "weight_decay": partial(check_number, minimum=0),
+    **COMMON_CHECKS,
     "shifts": lambda key, value: nonempty_name_list(key, name_list(key, value, OOD_SHIFTS)),
-    "shift_seed": partial(check_int, minimum=0),
     "shift_args": args_mapping,
     "split_seed": partial(check_int, minimum=0),
     "detectors": nonempty_name_list,

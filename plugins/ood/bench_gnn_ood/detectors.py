@@ -33,7 +33,7 @@ from torch.nn import functional as F
 from torch_geometric.data import Data
 from torch_geometric.utils import degree
 
-from bench_gnn.errors import JobError
+from bench_gnn import JobError
 from bench_gnn_ood.ood_models import GNNSafeGCN, SparseOperand, TensorCache, sparse_mm, sparse_operand
 
 __all__ = ["energy", "gnnsafe", "mahalanobis", "max_logit", "msp", "odin", "propagate"]

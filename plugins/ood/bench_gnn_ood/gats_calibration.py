@@ -9,7 +9,6 @@ depend on which others run before it.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,28 +27,24 @@ from bench_gnn import (
 )
 from bench_gnn_ood.arguments import choose
 from bench_gnn_ood.calibration_metrics import calibration_metrics, reliability
+from bench_gnn_ood.dataset_cache import DATASET_CACHE
 from bench_gnn_ood.gats_training import train_backbone
 from bench_gnn_ood.shifts import feature_shift, sbm_shift
 
 FOLDS = 3
 
 
-_SHIFTED: dict[str, Any] = {"data": None, "graphs": {}}
-
-
 def shifted_graph(data: Any, shift: str, seed: int) -> Any:
     """The graph under ``shift`` (GNNSafe's generators), same nodes and labels; seed ``seed``.
 
     A pure function of the dataset, the shift and the seed, so the graphs of the dataset currently held
-    are kept for its next jobs (a weak reference: they go when the runner releases the dataset)."""
-    if _SHIFTED["data"] is None or _SHIFTED["data"]() is not data:
-        _SHIFTED.update(data=weakref.ref(data), graphs={})
-    graphs = _SHIFTED["graphs"]
-    if (shift, seed) not in graphs:
+    are kept for its next jobs (in :data:`bench_gnn_ood.dataset_cache.DATASET_CACHE`)."""
+
+    def make() -> Any:
         generator = torch.Generator().manual_seed(seed)
-        make = {"structure": sbm_shift, "feature": feature_shift}[shift]
-        graphs[(shift, seed)] = make(data, generator)
-    return graphs[(shift, seed)]
+        return {"structure": sbm_shift, "feature": feature_shift}[shift](data, generator)
+
+    return DATASET_CACHE.get(data, (shift, seed), make)
 
 
 def _column(data: Any, split: int, inits: int) -> int:

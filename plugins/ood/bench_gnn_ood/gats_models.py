@@ -34,7 +34,8 @@ from torch_geometric.nn import GATConv, GCNConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import add_self_loops, remove_self_loops, softmax
 
-from bench_gnn.specs import TaskInfo
+from bench_gnn import TaskInfo
+from bench_gnn_ood.sparse import sparse_matmul
 
 __all__ = ["GATSGAT", "GATSGCN", "SparsePair", "build_gats_model", "gcn_adjacency", "sparse_pair"]
 
@@ -43,19 +44,6 @@ SPARSE_FEATURES_MAX_DENSITY = 0.1
 
 
 # ------------------------------------------------------------------------------------------- sparse matrices
-
-
-class _SparseMatmul(torch.autograd.Function):
-    """``a @ h`` for a constant sparse ``a`` whose transpose ``a_t`` is precomputed (gradient for ``h`` only)."""
-
-    @staticmethod
-    def forward(ctx: Any, a: Tensor, a_t: Tensor, h: Tensor) -> Tensor:
-        ctx.a_t = a_t
-        return a @ h
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[None, None, Tensor]:
-        return None, None, ctx.a_t @ grad
 
 
 @dataclass(frozen=True)
@@ -72,8 +60,7 @@ class SparsePair:
     def __matmul__(self, h: Tensor) -> Tensor:
         if not h.requires_grad:
             return self.mat @ h
-        out: Tensor = _SparseMatmul.apply(self.mat, self.mat_t, h)
-        return out
+        return sparse_matmul(self.mat, self.mat_t, h)
 
     def with_values(self, values: Tensor) -> SparsePair:
         """The same sparsity pattern with new values (in ``mat``'s order)."""

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bench_gnn.errors import NonFiniteLossError
+from bench_gnn import NonFiniteLossError
+from bench_gnn_ood.training import TrainResult
 
 __all__ = ["TrainResult", "adam", "train_backbone"]
 
@@ -32,13 +32,6 @@ def adam(params: Any, lr: float, weight_decay: float) -> torch.optim.Adam:
     params = [p for p in params if p.requires_grad]
     fused = all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in params)
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    best_epoch: int  # 0-based epoch whose weights were restored
-    epochs: int  # epochs run
-    seconds: float
 
 
 def train_backbone(
@@ -94,4 +87,4 @@ def train_backbone(
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-    return TrainResult(best_epoch=best_epoch, epochs=epoch + 1, seconds=time.perf_counter() - start)
+    return TrainResult(best_epoch=best_epoch, epochs=epoch + 1, seconds=time.perf_counter() - start, first_epoch=0)

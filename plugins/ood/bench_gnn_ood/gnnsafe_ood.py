@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import weakref
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -35,6 +34,7 @@ from bench_gnn import (
 from bench_gnn_ood import detectors as detectors
 from bench_gnn_ood.arguments import choose
 from bench_gnn_ood.calibration_metrics import calibration_metrics
+from bench_gnn_ood.dataset_cache import DATASET_CACHE
 from bench_gnn_ood.ood_metrics import ood_metrics
 from bench_gnn_ood.ood_models import GNNSafeGCN
 from bench_gnn_ood.ood_training import train_ood
@@ -72,20 +72,13 @@ def load_twitch_dataset(ctx: Any) -> Data:
     return data
 
 
-_SETTINGS: dict[str, Any] = {"data": None, "settings": {}}
-
-
 def _setting(ctx: ProtocolContext, shift: str) -> OODSetting:
     """The shift's setting: a pure function of the dataset and the arguments, so the settings of the dataset
-    currently held are kept for its next jobs (weakly: they go when the runner releases the dataset)."""
+    currently held are kept for its next jobs (in :data:`bench_gnn_ood.dataset_cache.DATASET_CACHE`)."""
     args = ctx.args
-    if _SETTINGS["data"] is None or _SETTINGS["data"]() is not ctx.data:
-        _SETTINGS.update(data=weakref.ref(ctx.data), settings={})
     key = json.dumps([shift, args["shift_seed"], args["split_seed"], args["shift_args"].get(shift, {})],
                      sort_keys=True)
-    if key not in _SETTINGS["settings"]:
-        _SETTINGS["settings"][key] = _new_setting(ctx, shift)
-    return _SETTINGS["settings"][key]
+    return DATASET_CACHE.get(ctx.data, key, lambda: _new_setting(ctx, shift))
 
 
 def _new_setting(ctx: ProtocolContext, shift: str) -> OODSetting:

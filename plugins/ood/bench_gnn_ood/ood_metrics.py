@@ -28,7 +28,7 @@ from torchmetrics.functional.classification import (
     binary_specificity_at_sensitivity,
 )
 
-from bench_gnn.errors import JobError
+from bench_gnn import JobError
 
 __all__ = ["fpr_at_recall_gnnsafe", "ood_metrics"]
 

@@ -39,8 +39,8 @@ from torch_geometric.data import Data
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.inits import glorot
 
-from bench_gnn.errors import ConfigError
-from bench_gnn.specs import TaskInfo
+from bench_gnn import ConfigError, TaskInfo
+from bench_gnn_ood.sparse import sparse_matmul
 
 __all__ = [
     "DEFAULTS", "GNNSafeGCN", "SparseOperand", "build_gnnsafe_gcn", "gcn_adjacency", "sparse_features", "sparse_mm",
@@ -96,23 +96,9 @@ def sparse_operand(coo: Tensor) -> SparseOperand:
         return SparseOperand(_csr32(coo), _csr32(coo.t()))
 
 
-class _SparseMM(torch.autograd.Function):
-    """``A @ dense`` for a constant sparse ``A``; the backward uses the cached ``A^T`` (no transposing)."""
-
-    @staticmethod
-    def forward(ctx: Any, mat: Tensor, mat_t: Tensor, dense: Tensor) -> Tensor:
-        ctx.mat_t = mat_t
-        return mat @ dense
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[None, None, Tensor]:
-        return None, None, ctx.mat_t @ grad
-
-
 def sparse_mm(a: SparseOperand, dense: Tensor) -> Tensor:
-    """``a.mat @ dense``, differentiable in ``dense``."""
-    out: Tensor = _SparseMM.apply(a.mat, a.mat_t, dense)
-    return out
+    """``a.mat @ dense``, differentiable in ``dense`` (:func:`bench_gnn_ood.sparse.sparse_matmul`)."""
+    return sparse_matmul(a.mat, a.mat_t, dense)
 
 
 def gcn_adjacency(edge_index: Tensor, num_nodes: int) -> SparseOperand:

@@ -38,30 +38,20 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from bench_gnn.errors import ConfigError, JobError, NonFiniteLossError, unknown_name
+from bench_gnn import ConfigError, JobError, NonFiniteLossError, unknown_name
 from bench_gnn_ood.detectors import propagate
 from bench_gnn_ood.ood_models import GNNSafeGCN
 from bench_gnn_ood.shifts import OODSetting
+from bench_gnn_ood.training import TrainResult
 
 __all__ = ["REGIMES", "TrainResult", "energy_regulariser", "train_ood"]
 
 REGIMES = ("plain", "energy", "oe", "energy_ft", "gnnsafe++")
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """``best_epoch`` (1-based) restored, ``epochs`` run, wall ``seconds``, and its validation loss."""
-
-    best_epoch: int
-    epochs: int
-    seconds: float
-    val_loss: float = math.nan
 
 
 def energy_regulariser(e_in: Tensor, e_out: Tensor, m_in: float, m_out: float) -> Tensor:
@@ -146,4 +136,5 @@ def train_ood(
             on_epoch(epoch, float(loss.detach()), val_loss)
     model.load_state_dict(best_state)
     model.eval()
-    return TrainResult(best_epoch=best_epoch, epochs=epochs, seconds=time.perf_counter() - start, val_loss=best_loss)
+    return TrainResult(best_epoch=best_epoch, epochs=epochs, seconds=time.perf_counter() - start, first_epoch=1,
+                       val_loss=best_loss)

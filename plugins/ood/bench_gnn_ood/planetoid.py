@@ -33,8 +33,7 @@ from torch_geometric.data import Data
 from torch_geometric.io import read_planetoid_data
 from torch_geometric.transforms import NormalizeFeatures
 
-from bench_gnn.data.context import DataContext
-from bench_gnn.errors import DataError
+from bench_gnn import DataContext, DataError
 
 #: bench name -> (Planetoid folder and file prefix, GATS folder name)
 NAMES = {"cora": ("Cora", "Cora"), "citeseer": ("CiteSeer", "Citeseer")}

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from bench_gnn.errors import ConfigError, JobError, unknown_name
+from bench_gnn import ConfigError, JobError, unknown_name
 
 __all__ = ["SHIFTS", "OODSetting", "feature_shift", "make_setting", "sbm_shift"]
 

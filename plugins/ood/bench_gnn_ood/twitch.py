@@ -29,8 +29,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected
 
-from bench_gnn.data.context import DataContext
-from bench_gnn.errors import DataError
+from bench_gnn import DataContext, DataError
 from bench_gnn_ood.shifts import OODSetting
 
 __all__ = [
