@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from bench_gnn.leaderboard import escape_text, render
+from bench_gnn.escaping import escape_text
+from bench_gnn.leaderboard import render
 from bench_gnn.store import read_records
 from bench_gnn.sweep import load_suite
 

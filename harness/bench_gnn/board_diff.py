@@ -14,7 +14,8 @@ from typing import Any
 
 from tabulate import tabulate
 
-from bench_gnn.leaderboard import Cell, build_boards, escape_text
+from bench_gnn.escaping import escape_text
+from bench_gnn.leaderboard import Cell, build_boards
 from bench_gnn.suite import Suite
 
 KINDS = ("added", "improved", "regressed", "removed", "changed")

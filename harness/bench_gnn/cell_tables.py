@@ -17,6 +17,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from bench_gnn.escaping import escape_text
 from bench_gnn.record import config_id
 from bench_gnn.suite import Suite
 
@@ -139,8 +140,6 @@ def rows(table: Table, compare: bool) -> tuple[list[str], list[list[str]]]:
 
 def render(tables: Sequence[Table], fmt: str, table_fmt: str, compare: bool) -> list[str]:
     """The tables as text parts of a leaderboard page (markdown, html or latex); record text is escaped."""
-    from bench_gnn.leaderboard import escape_text
-
     parts = []
     for table in tables:
         headers, body = rows(table, compare)

@@ -17,7 +17,6 @@ listed in :attr:`Board.skipped` by key (its file is ``<results>/<suite>/<key>.js
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 import math
@@ -31,6 +30,7 @@ from tabulate import tabulate
 
 from bench_gnn import cell_tables, significance
 from bench_gnn.errors import UsageError
+from bench_gnn.escaping import escape_text
 from bench_gnn.jobs import FULL
 from bench_gnn.record import RecordFormatError, config_id, migrate
 from bench_gnn.record import problem as record_problem
@@ -219,31 +219,6 @@ def _cell(
         one_point = 1.0 if scale != 1.0 else 0.01
         cell.agrees = abs(cell.delta) <= max(2 * (cell.published_std or 0.0), one_point)
     return cell
-
-
-_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*~[]|"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"})
-_LATEX_SPECIAL = str.maketrans({
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-    "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}",
-})
-
-
-def escape_text(text: Any, fmt: str) -> str:
-    """Untrusted text from records (device names, errors, variant labels, grid values), made inert for ``fmt``.
-
-    Whitespace runs (newlines included) become one space, so no text can start a row, a heading or a list
-    item; markdown markup and HTML are escaped; CSV cells cannot start a spreadsheet formula.
-    """
-    flat = " ".join(str(text).split())
-    if fmt == "markdown":
-        return flat.translate(_MARKDOWN_SPECIAL)
-    if fmt == "html":
-        return html.escape(flat)
-    if fmt == "latex":
-        return flat.translate(_LATEX_SPECIAL)
-    if fmt == "csv" and flat[:1] in ("=", "+", "-", "@"):
-        return "'" + flat
-    return flat
 
 
 def _fmt(value: float | None, digits: int) -> str:
