@@ -8,30 +8,33 @@ missing is refused before anything starts, with the ``pip install`` that fixes i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bench_gnn import LauncherSpec, hookimpl
 
+if TYPE_CHECKING:
+    from bench_gnn import LaunchRequest, LaunchResult
 
-def _local(request: Any) -> Any:
+
+def _local(request: LaunchRequest) -> LaunchResult:
     from bench_gnn_launchers.local import launch
 
     return launch(request)
 
 
-def _submitit(request: Any) -> Any:
+def _submitit(request: LaunchRequest) -> LaunchResult:
     from bench_gnn_launchers.slurm import launch
 
     return launch(request)
 
 
-def _hydra(request: Any) -> Any:
+def _hydra(request: LaunchRequest) -> LaunchResult:
     from bench_gnn_launchers.hydra_multirun import launch
 
     return launch(request)
 
 
-def _ray(request: Any) -> Any:
+def _ray(request: LaunchRequest) -> LaunchResult:
     from bench_gnn_launchers.ray_tasks import launch
 
     return launch(request)

@@ -14,12 +14,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench_gnn import AnalysisSpec, Column, check_int
 
+if TYPE_CHECKING:
+    from bench_gnn import TrainedModel
 
-def influence(trained: Any, args: Mapping[str, Any]) -> dict[str, Any]:
+
+def influence(trained: TrainedModel, args: Mapping[str, Any]) -> dict[str, Any]:
     import copy
 
     from torch import Tensor

@@ -7,7 +7,7 @@ the tasks are described there.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -23,6 +23,9 @@ from bench_gnn_longrange.constants import (
     TREE_SPLIT,
     default_permutations,
 )
+
+if TYPE_CHECKING:
+    from bench_gnn import DataContext
 
 
 class TreeNeighborsMatch(Dataset):
@@ -178,7 +181,7 @@ def stratified_split(labels: Tensor, fractions: tuple[float, float, float], seed
     return {name: order[assignment == k].sort().values for k, name in enumerate(("train", "val", "test"))}
 
 
-def load_tree_neighbors_match(ctx: Any, depth: int, seed: int = DEFAULT_SEED) -> GraphTaskData:
+def load_tree_neighbors_match(ctx: DataContext, depth: int, seed: int = DEFAULT_SEED) -> GraphTaskData:
     dataset = TreeNeighborsMatch(depth, seed=seed)
     return GraphTaskData(
         dataset=dataset,
@@ -189,7 +192,7 @@ def load_tree_neighbors_match(ctx: Any, depth: int, seed: int = DEFAULT_SEED) ->
     )
 
 
-def load_ring_transfer(ctx: Any, seed: int = DEFAULT_SEED) -> GraphTaskData:
+def load_ring_transfer(ctx: DataContext, seed: int = DEFAULT_SEED) -> GraphTaskData:
     dataset = RingTransfer(seed=seed)
     return GraphTaskData(
         dataset=dataset,

@@ -52,7 +52,7 @@ dataset is loaded.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench_gnn import DatasetSpec, GraphTaskData
 from bench_gnn_longrange.constants import (
@@ -64,6 +64,9 @@ from bench_gnn_longrange.constants import (
     default_permutations,
 )
 
+if TYPE_CHECKING:
+    from bench_gnn import DataContext
+
 ALON_YAHAV = (
     "Uri Alon and Eran Yahav. On the Bottleneck of Graph Neural Networks and its Practical Implications. "
     "ICLR 2021. arXiv:2006.05205"
@@ -74,14 +77,14 @@ BODNAR = (
 )
 
 
-def load_tree_neighbors_match(ctx: Any, depth: int, seed: int = DEFAULT_SEED) -> GraphTaskData:
+def load_tree_neighbors_match(ctx: DataContext, depth: int, seed: int = DEFAULT_SEED) -> GraphTaskData:
     """Tree-NeighborsMatch of depth ``depth``, stratified 80/10/10 split (the same ``seed`` for both)."""
     from bench_gnn_longrange.probe_graphs import load_tree_neighbors_match
 
     return load_tree_neighbors_match(ctx, depth, seed)
 
 
-def load_ring_transfer(ctx: Any, seed: int = DEFAULT_SEED) -> GraphTaskData:
+def load_ring_transfer(ctx: DataContext, seed: int = DEFAULT_SEED) -> GraphTaskData:
     """RingTransfer with the default sizes, stratified 5000/500/500 split."""
     from bench_gnn_longrange.probe_graphs import load_ring_transfer
 

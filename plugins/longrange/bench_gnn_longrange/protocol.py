@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench_gnn import ProtocolSpec, check_analyses, check_choice, check_int, check_number, check_protocol_analyses
+
+if TYPE_CHECKING:
+    from bench_gnn import ProtocolContext, ProtocolResult
 
 SCHEDULERS = ("cosine", "plateau", "none")
 DEFAULTS: dict[str, Any] = {
@@ -44,7 +47,7 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
 }
 
 
-def run(ctx: Any) -> Any:
+def run(ctx: ProtocolContext) -> ProtocolResult:
     from bench_gnn_longrange.minibatch import run
 
     return run(ctx)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench_gnn import ProtocolSpec, check_analyses, check_int, check_number, check_protocol_analyses
+
+if TYPE_CHECKING:
+    from bench_gnn import ProtocolContext, ProtocolResult
 
 DEFAULTS: dict[str, Any] = {"steps": 1000, "lr": 3e-5, "weight_decay": 0.0, "eval_every": 1, "analyses": {}}
 CHECKS: dict[str, Callable[[str, Any], Any]] = {
@@ -23,7 +26,7 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
 }
 
 
-def run(ctx: Any) -> Any:
+def run(ctx: ProtocolContext) -> ProtocolResult:
     from bench_gnn_node.full_batch import run
 
     return run(ctx)

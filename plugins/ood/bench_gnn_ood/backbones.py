@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench_gnn import (
     ModelSpec,
@@ -14,14 +14,17 @@ from bench_gnn import (
     check_number,
 )
 
+if TYPE_CHECKING:
+    from bench_gnn import TaskInfo
 
-def build_gats(task: Any, hparams: Mapping[str, Any]) -> Any:
+
+def build_gats(task: TaskInfo, hparams: Mapping[str, Any]) -> Any:
     from bench_gnn_ood.gats_models import build_gats_model
 
     return build_gats_model(task, hparams)
 
 
-def build_gnnsafe(task: Any, hparams: Mapping[str, Any]) -> Any:
+def build_gnnsafe(task: TaskInfo, hparams: Mapping[str, Any]) -> Any:
     from bench_gnn_ood.ood_models import build_gnnsafe_gcn
 
     return build_gnnsafe_gcn(task, hparams)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench_gnn import (
     CalibratorSpec,
@@ -16,6 +16,9 @@ from bench_gnn import (
     check_int,
 )
 from bench_gnn_ood.arguments import COMMON_CHECKS, args_mapping, complete_args, name_list, nonempty_name_list
+
+if TYPE_CHECKING:
+    from bench_gnn import CalibrationInputs, ProtocolContext, ProtocolResult
 
 CALIBRATION_SHIFTS = ("structure", "feature")
 CALIBRATORS: dict[str, tuple[dict[str, Any], str]] = {
@@ -69,13 +72,13 @@ CROSS_COLUMNS = (
 )
 
 
-def run_calibration(ctx: Any) -> Any:
+def run_calibration(ctx: ProtocolContext) -> ProtocolResult:
     from bench_gnn_ood.gats_calibration import run
 
     return run(ctx)
 
 
-def fit_calibrator(inputs: Any, args: Mapping[str, Any], name: str) -> Any:
+def fit_calibrator(inputs: CalibrationInputs, args: Mapping[str, Any], name: str) -> Any:
     from bench_gnn_ood.calibrators import FITTERS, uncalibrated
 
     return uncalibrated if name == "uncalibrated" else FITTERS[name](inputs, args)

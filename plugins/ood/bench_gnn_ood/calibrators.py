@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.utils import add_self_loops, remove_self_loops, scatter
 
-from bench_gnn import JobError, NonFiniteLossError
+from bench_gnn import CalibrationInputs, JobError, NonFiniteLossError
 from bench_gnn_ood.gats_models import SparsePair, dropout, gcn_adjacency
 from bench_gnn_ood.gats_training import adam
 from bench_gnn_ood.planetoid import distance_to_train
@@ -55,19 +55,6 @@ __all__ = [
     "fit_vs",
     "uncalibrated",
 ]
-
-
-@dataclass
-class CalibrationInputs:
-    logits: Tensor  # [N, C] backbone logits for ALL nodes, detached
-    labels: Tensor  # [N]
-    edge_index: Tensor  # [2, E]
-    fit_mask: Tensor  # [N] bool: the validation fold (calibration set)
-    stop_mask: Tensor  # [N] bool: training nodes, whose NLL early-stops the calibrator
-    train_mask: Tensor  # [N] bool: training nodes (for distance-to-train)
-    num_classes: int
-    dist_to_train: Tensor | None = None  # [N] long; computed with distance_to_train when None
-    hidden: Tensor | None = None  # [N, H] penultimate features, if available
 
 
 # ----------------------------------------------------------------------------------------------- results

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench_gnn import (
     DatasetSpec,
@@ -13,14 +13,17 @@ from bench_gnn import (
 )
 from bench_gnn_ood import CARDS
 
+if TYPE_CHECKING:
+    from bench_gnn import DataContext
 
-def load_planetoid(ctx: Any, name: str, gats: bool) -> Any:
+
+def load_planetoid(ctx: DataContext, name: str, gats: bool) -> Any:
     from bench_gnn_ood.planetoid import load_gats, load_public
 
     return load_gats(ctx, name) if gats else load_public(ctx, name)
 
 
-def load_twitch(ctx: Any) -> Any:
+def load_twitch(ctx: DataContext) -> Any:
     from bench_gnn_ood.gnnsafe_ood import load_twitch_dataset
 
     return load_twitch_dataset(ctx)

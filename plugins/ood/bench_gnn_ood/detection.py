@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench_gnn import (
     CellTable,
@@ -17,6 +17,9 @@ from bench_gnn import (
     unknown_name,
 )
 from bench_gnn_ood.arguments import COMMON_CHECKS, args_mapping, complete_args, name_list, nonempty_name_list
+
+if TYPE_CHECKING:
+    from bench_gnn import DetectorInputs, ProtocolContext, ProtocolResult
 
 OOD_SHIFTS = ("structure", "feature", "label", "language")
 #: detector -> (training regime, defaults, description)
@@ -91,13 +94,13 @@ OOD_COLUMNS = (
 )
 
 
-def run_ood(ctx: Any) -> Any:
+def run_ood(ctx: ProtocolContext) -> ProtocolResult:
     from bench_gnn_ood.gnnsafe_ood import run
 
     return run(ctx)
 
 
-def score_detector(inputs: Any, args: Mapping[str, Any], name: str) -> Any:
+def score_detector(inputs: DetectorInputs, args: Mapping[str, Any], name: str) -> Any:
     from bench_gnn_ood.gnnsafe_ood import score
 
     return score(name, inputs, args)

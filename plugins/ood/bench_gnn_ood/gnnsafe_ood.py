@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import Tensor
@@ -41,6 +41,9 @@ from bench_gnn_ood.ood_training import train_ood
 from bench_gnn_ood.shifts import OODSetting, make_setting
 from bench_gnn_ood.twitch import load_twitch, twitch_setting
 
+if TYPE_CHECKING:
+    from bench_gnn import DataContext
+
 #: the arguments of ``train_ood`` a detector's arguments may set
 TRAINING_ARGS = ("T", "m_in", "m_out", "lam", "oe_weight", "K", "alpha", "lr", "weight_decay")
 
@@ -64,7 +67,7 @@ def score(name: str, inputs: DetectorInputs, args: Mapping[str, Any]) -> Tensor:
     raise JobError(f"no built-in detector {name!r}")
 
 
-def load_twitch_dataset(ctx: Any) -> Data:
+def load_twitch_dataset(ctx: DataContext) -> Data:
     """Twitch DE as the dataset's graph (for ``bench data stats``), the other languages in ``graphs``."""
     graphs = load_twitch(ctx)
     data = graphs["DE"]

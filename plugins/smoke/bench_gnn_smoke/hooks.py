@@ -14,14 +14,17 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench_gnn import DatasetSpec, SuiteSource, hookimpl
+
+if TYPE_CHECKING:
+    from bench_gnn import DataContext
 
 LEVELS = {"csbm-homophilous": 0.8, "csbm-mixed": 0.5, "csbm-heterophilous": 0.2}
 
 
-def load(ctx: Any, homophily: float) -> Any:
+def load(ctx: DataContext, homophily: float) -> Any:
     """The CSBM graph of edge homophily about ``homophily`` (600 nodes, 3 classes, seed 0)."""
     from bench_gnn_smoke.csbm import csbm
 
