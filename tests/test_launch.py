@@ -124,8 +124,7 @@ def test_worker_command_environment_and_pass_through_options(tmp_path, monkeypat
     sweep = Sweep("smoke", models=["GCN"], datasets=["csbm-mixed"], splits=1, steps=5,
                   overrides=["protocol_args.lr=0.02"], results=Path("out"), data_dir=Path("data"), threads=2,
                   offline=True, device="cpu", cache_dir=Path("cache"), allow_over_budget=True)
-    code = launch(sweep, workers=3, launcher="rec", plugins=plugins, show_leaderboard=False)
-    assert code == ExitCode.OK
+    assert launch(sweep, workers=3, launcher="rec", plugins=plugins).exit_code == ExitCode.OK
     request = recorder.requests[0]
     assert request.results == tmp_path / "out" and request.suite_name == "smoke"
     command = request.command(2)
@@ -157,23 +156,34 @@ def test_a_bad_suite_or_an_unwritable_results_folder_stops_launch_before_any_wor
     assert recorder.requests == []  # no worker was ever asked for
 
 
-def test_exit_code_is_the_worst_worker_and_a_killed_worker_asks_for_a_rerun(tmp_path, capsys):
+def test_exit_code_is_the_worst_worker_and_a_killed_worker_asks_for_a_rerun(tmp_path):
     assert worker_exit_code(0) == ExitCode.OK and worker_exit_code(1) == ExitCode.JOBS_FAILED
     assert worker_exit_code(-9) == worker_exit_code(137) == worker_exit_code(None) == ExitCode.INTERRUPTED
     assert worker_exit_code(99) == ExitCode.INTERNAL_ERROR
+    lines: list[str] = []
     for codes, expected in (((0, 1), ExitCode.JOBS_FAILED), ((1, -9), ExitCode.INTERRUPTED), ((0, 5), 5)):
         plugins = _plugins_with(LauncherSpec("rec", launch=Recorder(LaunchResult(exit_codes=codes))))
-        assert launch(Sweep("smoke", results=tmp_path), workers=2, launcher="rec", plugins=plugins) == expected
-    err = capsys.readouterr().err
+        launched = launch(Sweep("smoke", results=tmp_path), workers=2, launcher="rec", plugins=plugins,
+                          report=lines.append)
+        assert launched.exit_code == expected
+    err = "\n".join(lines)
     assert "worker rec-1 was killed by signal 9 (SIGKILL)" in err
     assert "run the same command again to resume" in err and "bench status --suite smoke" in err
 
 
-def test_submission_prints_job_ids_and_the_status_command(tmp_path, capsys):
-    plugins = _plugins_with(LauncherSpec("rec", launch=Recorder(LaunchResult(submitted=("4242_0", "4242_1")))))
-    assert launch(Sweep("smoke", results=tmp_path, splits=1), workers=2, launcher="rec", plugins=plugins) == ExitCode.OK
-    out, err = capsys.readouterr()
-    assert out.split() == ["4242_0", "4242_1"]
+def test_submission_prints_job_ids_and_the_status_command(bench_main, monkeypatch, tmp_path):
+    import bench_gnn.launch
+
+    spec = LauncherSpec("rec", launch=Recorder(LaunchResult(submitted=("4242_0", "4242_1"))))
+    lines: list[str] = []
+    launched = launch(Sweep("smoke", results=tmp_path, splits=1), workers=2, launcher="rec",
+                      plugins=_plugins_with(spec), report=lines.append)
+    assert (launched.exit_code, launched.submitted) == (ExitCode.OK, ("4242_0", "4242_1"))
+    assert any(f"bench status --suite smoke --results {tmp_path} --splits 1" in line for line in lines)
+    monkeypatch.setattr(bench_gnn.launch, "load_plugins_reporting", lambda strict, report: _plugins_with(spec))
+    code, out, err = bench_main("launch", "--suite", "smoke", "--workers", "2", "--launcher", "rec", "--results",
+                                str(tmp_path), "--splits", "1")
+    assert code == ExitCode.OK and out.split() == ["4242_0", "4242_1"]  # the ids alone on stdout, for scripts
     assert f"bench status --suite smoke --results {tmp_path} --splits 1" in err
 
 
@@ -182,7 +192,7 @@ def test_option_on_the_command_line_reaches_a_third_party_launcher_typed(bench_m
 
     recorder = Recorder(LaunchResult(exit_codes=(0, 0)))
     spec = LauncherSpec("rec", launch=recorder, options={"queue": None, "retries": 0, "tag": ()})
-    monkeypatch.setattr(bench_gnn.launch, "load_plugins_reporting", lambda strict: _plugins_with(spec))
+    monkeypatch.setattr(bench_gnn.launch, "load_plugins_reporting", lambda strict, report: _plugins_with(spec))
     code, _, err = bench_main("launch", "--suite", "smoke", "--workers", "2", "--launcher", "rec", "--results",
                               str(tmp_path), "--option", "queue=gpu-long", "--option", "retries=3", "--option",
                               "tag=a=1", "--option", "tag=b")

@@ -53,10 +53,15 @@ def dispatch(args: argparse.Namespace) -> ExitCode:
     if args.command == "launch":
         from bench_gnn.launch import launch
 
-        return launch(
+        launched = launch(
             Sweep.from_args(args), workers=args.workers, launcher=args.launcher, options=args.launcher_options or (),
-            show_leaderboard=not args.no_leaderboard, strict=args.strict,
+            strict=args.strict, report=say,
         )
+        if launched.submitted:
+            print("\n".join(launched.submitted))
+        elif not args.no_leaderboard:
+            print(leaderboard.render(launched.suite, read_records(launched.folder), variants=launched.variants))
+        return launched.exit_code
     if args.command == "list":
         plugins = load_plugins(args.strict) if args.what == "plugins" else load_plugins_reporting(args.strict)
         return list_(args.what, plugins)

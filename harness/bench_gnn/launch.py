@@ -19,15 +19,13 @@ from __future__ import annotations
 import difflib
 import importlib
 import signal
-import sys
 import threading
 import traceback
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench_gnn import leaderboard
 from bench_gnn.data.context import default_data_dir
 from bench_gnn.errors import (
     BenchError,
@@ -40,9 +38,10 @@ from bench_gnn.errors import (
 from bench_gnn.files import inside, reporting_os_errors
 from bench_gnn.plugin_manager import Plugins
 from bench_gnn.registry import Registered
-from bench_gnn.report import load_plugins_reporting, say
+from bench_gnn.report import Report, load_plugins_reporting, quiet
 from bench_gnn.specs import LauncherSpec
-from bench_gnn.store import Store, read_records
+from bench_gnn.store import Store
+from bench_gnn.suite import Suite
 from bench_gnn.sweep import Sweep
 from bench_gnn.workers import LaunchRequest, LaunchResult
 
@@ -56,19 +55,21 @@ def launch(
     workers: int,
     launcher: str = "local",
     options: Iterable[tuple[str, str]] = (),
-    show_leaderboard: bool = True,
     strict: bool = False,
     plugins: Plugins | None = None,
-) -> ExitCode:
-    """Run ``sweep`` with ``workers`` workers under ``launcher``; the worst worker exit code.
+    report: Report = quiet,
+) -> LaunchSummary:
+    """Run ``sweep`` with ``workers`` workers under ``launcher``: the worst worker exit code, or the job ids of a
+    submission, and where the records are.
 
     ``options`` are the launcher's ``(name, value)`` pairs as given on the command line (strings),
     in order; a repeatable option collects every value. Each worker runs the sweep's shard ``i/N``
-    with the sweep's options (:meth:`Sweep.worker_args`), its device and its threads.
+    with the sweep's options (:meth:`Sweep.worker_args`), its device and its threads. ``report`` receives the
+    lines for a person (what starts, progress while waiting, each worker that failed, what to do next).
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise UsageError(f"--workers must be a positive integer, got {workers!r}")
-    plugins = plugins or load_plugins_reporting(strict)
+    plugins = plugins or load_plugins_reporting(strict, report)
     entry = plugins.launchers.get(launcher)
     spec = entry.spec
     resolved = resolve_options(spec, options)
@@ -86,39 +87,49 @@ def launch(
         launcher=spec.name, suite=suite_arg, suite_name=suite.name, results=results, workers=workers,
         run_args=sweep.worker_args(), device=sweep.device, threads=sweep.threads, options=resolved, logs=logs,
     )
-    say(f"bench launch {suite.name} v{suite.version}: {len(jobs)} job(s), {workers} worker(s) under the "
+    report(f"bench launch {suite.name} v{suite.version}: {len(jobs)} job(s), {workers} worker(s) under the "
         f"{spec.name} launcher; worker logs in {logs}")
     if workers > len(jobs):
-        say(f"note: {workers} workers for {len(jobs)} job(s): {workers - len(jobs)} will find nothing to do")
-    with _Progress(store.folder, {job.key for job in jobs}):
+        report(f"note: {workers} workers for {len(jobs)} job(s): {workers - len(jobs)} will find nothing to do")
+    with _Progress(store.folder, {job.key for job in jobs}, report):
         outcome = _call(entry, request)
     watch = sweep.status_command()
+    variants = sorted({job.variant for job in jobs})
     if outcome.submitted:
-        print("\n".join(outcome.submitted))
-        say(f"submitted {len(outcome.submitted)} job(s) ({', '.join(outcome.submitted)}); follow the sweep with "
+        report(f"submitted {len(outcome.submitted)} job(s) ({', '.join(outcome.submitted)}); follow the sweep with "
             f"`{watch}`, and once they end, run this same command again to finish any job left over")
-        return ExitCode.OK
-    codes = _report_workers(request, outcome)
+        return LaunchSummary(ExitCode.OK, suite, store.folder, variants, tuple(outcome.submitted))
+    codes = _report_workers(request, outcome, report)
     counts = {"ok": 0, "failed": 0, "missing": 0}
     for job in jobs:
         state = store.status(job.key)
         counts[state if state in ("ok", "failed") else "missing"] += 1
-    say(f"launch done: {counts['ok']} of {len(jobs)} job(s) ok, {counts['failed']} failed, {counts['missing']} "
+    report(f"launch done: {counts['ok']} of {len(jobs)} job(s) ok, {counts['failed']} failed, {counts['missing']} "
         f"without a record; records in {store.folder}")
     stopped = ExitCode.INTERRUPTED in codes
     if counts["missing"] and stopped:
-        say("the sweep is not complete: finished jobs are saved; run the same command again to resume it "
+        report("the sweep is not complete: finished jobs are saved; run the same command again to resume it "
             f"(`{watch}` shows where it stands)")
     elif counts["missing"]:
-        say(f"{counts['missing']} job(s) have no record: the workers' logs in {logs} say why "
+        report(f"{counts['missing']} job(s) have no record: the workers' logs in {logs} say why "
             "(an unavailable dataset, for example)")
     elif stopped:
-        say("a worker ended early, but the others took over its jobs: every job has a record (run the same "
+        report("a worker ended early, but the others took over its jobs: every job has a record (run the same "
             "command again to make sure: it resumes anything left over and reruns nothing finished)")
-    if show_leaderboard:
-        variants = sorted({job.variant for job in jobs})
-        print(leaderboard.render(suite, read_records(store.folder), variants=variants))
-    return worst_exit_code(codes)
+    return LaunchSummary(worst_exit_code(codes), suite, store.folder, variants)
+
+
+
+@dataclass(frozen=True)
+class LaunchSummary:
+    """How a launch ended: the worst worker exit code (OK after a submission), the suite as run, the folder of
+    its records, the variants of its jobs, and the scheduler's job ids when the launcher submitted."""
+
+    exit_code: ExitCode
+    suite: Suite
+    folder: Path
+    variants: list[str]
+    submitted: tuple[str, ...] = ()
 
 
 def resolve_options(spec: LauncherSpec, given: Iterable[tuple[str, str]]) -> dict[str, Any]:
@@ -207,7 +218,7 @@ def _call(entry: Registered[LauncherSpec], request: LaunchRequest) -> LaunchResu
     return outcome
 
 
-def _report_workers(request: LaunchRequest, outcome: LaunchResult) -> list[ExitCode]:
+def _report_workers(request: LaunchRequest, outcome: LaunchResult, report: Report) -> list[ExitCode]:
     """Say what each worker that did not end cleanly did; their exit codes as bench reads them."""
     codes = []
     for index, returncode in enumerate(outcome.exit_codes):
@@ -223,7 +234,7 @@ def _report_workers(request: LaunchRequest, outcome: LaunchResult) -> list[ExitC
             what = f"was killed by signal {number} ({_signal_name(number)})"
         else:
             what = f"exited with {returncode} ({code.name.lower().replace('_', ' ')})"
-        say(f"worker {worker} {what}; its log: {request.log_path(index)}")
+        report(f"worker {worker} {what}; its log: {request.log_path(index)}")
     return codes
 
 
@@ -237,8 +248,8 @@ def _signal_name(number: int) -> str:
 class _Progress:
     """While the launcher waits, say every so often how many of the sweep's jobs have a record."""
 
-    def __init__(self, folder: Path, keys: set[str], every: float = PROGRESS_EVERY_S) -> None:
-        self.folder, self.keys, self.every = folder, keys, every
+    def __init__(self, folder: Path, keys: set[str], report: Report, every: float = PROGRESS_EVERY_S) -> None:
+        self.folder, self.keys, self.report, self.every = folder, keys, report, every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-launch-progress", daemon=True)
         self._last = -1
@@ -259,5 +270,5 @@ class _Progress:
                 continue
             if done != self._last:
                 self._last = done
-                print(f"bench launch: {done} of {len(self.keys)} job(s) have a record", file=sys.stderr)
+                self.report(f"bench launch: {done} of {len(self.keys)} job(s) have a record")
 
