@@ -81,8 +81,6 @@ def dispatch(args: argparse.Namespace) -> ExitCode:
     if args.command == "plot":
         return plot(load_plugins_reporting(args.strict), args.what, args.suite, args.records, args.out)
     if args.command == "export":
-        from bench_gnn.export import export_command
-
         return export_command(args.tracker, args.suite, args.records, args.out, args.project, args.online, args.strict)
     raise UsageError(f"unknown command {args.command!r}")
 
@@ -272,3 +270,39 @@ def suite_plots(plugins: Plugins, suite: Suite) -> dict[str, Any]:
     for analysis in suite.analysis_columns:
         plots.update(plugins.analyses.get(analysis).spec.plots)
     return plots
+
+
+def export_command(
+    tracker: str,
+    suite_name: str,
+    records: Sequence[Path] | None,
+    out: Path | None,
+    project: str | None = None,
+    online: bool = False,
+    strict: bool = False,
+) -> ExitCode:
+    """``bench export``: the records of a suite in one or more folders (default ./results) into a tracker.
+
+    Prints each run's folder; says on stderr how many were exported and skipped and how to view them.
+    """
+    from bench_gnn.export import TRACKERS, export_records
+
+    suite, _ = load_suite(load_plugins_reporting(strict), suite_name)
+    sources = [inside(folder, suite.name, what="suite name") for folder in records or [Path("results")]]
+    found = read_records(sources[0]) if len(sources) == 1 else read_records_from(sources)
+    source = " + ".join(str(path) for path in sources)
+    if not found:
+        raise UsageError(f"no records of suite {suite.name} in {source}; run `bench run --suite {suite.name}` "
+                         f"first or point --records at the folder that holds <suite>/<key>.json files")
+    out = out or Path("runs") / tracker
+    summary = export_records(tracker, suite.name, found, out, project=project, online=online)
+    for folder in summary.runs:
+        print(folder)
+    label = TRACKERS[tracker][0]
+    skipped = f"; skipped {summary.skipped_failed} failed record(s)" if summary.skipped_failed else ""
+    say(f"exported {len(summary.runs)} record(s) of {suite.name} from {source} to {label} in {out}{skipped}")
+    if tracker == "tensorboard":
+        say(f"view them with `tensorboard --logdir {out}`")
+    elif not online:
+        say(f"offline runs: upload them with `wandb sync {out / 'wandb'}/offline-run-*`")
+    return ExitCode.OK
