@@ -134,6 +134,9 @@ def _parser(launchers: Iterable[LauncherSpec] = ()) -> Parser:
                          description="Run a suite's jobs and print its leaderboard. Finished jobs are skipped.")
     _sweep_options(run, runs=True, results_help="folder of result records (default: ./results)",
                    threads_help="CPU threads for torch (default: torch's choice)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the jobs it would run per dataset × model, those already done, the unavailable "
+                          "datasets and a time estimate from finished jobs; write nothing")
     run.add_argument("--force", action="store_true", help="rerun jobs that already have a record")
     run.add_argument("--fail-fast", action="store_true", help="stop at the first failed job")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -32,6 +32,11 @@ def dispatch(args: argparse.Namespace) -> ExitCode:
     """Run the command ``args.command`` of a parsed command line."""
     if args.command == "run":
         plugins = load_plugins_reporting(args.strict)
+        if args.dry_run:
+            from bench_gnn import dry_run
+
+            print(dry_run.render(dry_run.plan(Sweep.from_args(args), plugins)), end="")
+            return ExitCode.OK
         summary, suite = run(
             Sweep.from_args(args), force=args.force, fail_fast=args.fail_fast, progress=not args.no_progress,
             plugins=plugins, shard=args.shard, leftovers=not args.no_leftovers, worker_id=args.worker_id, report=say,
