@@ -16,15 +16,27 @@ from bench_gnn.errors import UsageError
 def test_devices_resolve_and_an_unknown_one_names_the_choices():
     assert environment.resolve_device("cpu") == torch.device("cpu")
     assert environment.resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    with pytest.raises(UsageError, match=r"unknown device 'tpu'; use auto, cpu or cuda"):
-        environment.resolve_device("tpu")
+    for name in ("tpu", "cuda:x", "cuda1", "CPU"):
+        with pytest.raises(UsageError, match=rf"unknown device '{name}'; use auto, cpu, cuda, cuda:N or mps"):
+            environment.resolve_device(name)
+    assert environment.visible_devices()[0] == "cpu"
+
+
+def test_a_cuda_device_by_index_is_accepted_when_torch_sees_it_and_refused_naming_the_devices_otherwise(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert environment.resolve_device("cuda:1") == torch.device("cuda:1")
+    assert environment.resolve_device("cuda") == torch.device("cuda")
+    with pytest.raises(UsageError, match=r"--device cuda:2: no such CUDA device; torch sees cpu, cuda:0, cuda:1"):
+        environment.resolve_device("cuda:2")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
 def test_cuda_asked_for_without_a_cuda_device_names_the_alternatives():
-    with pytest.raises(UsageError, match=r"--device cuda was requested but no CUDA device is available; use --device "
-                                         r"cpu or auto"):
-        environment.resolve_device("cuda")
+    for name in ("cuda", "cuda:1"):
+        with pytest.raises(UsageError, match=rf"--device {name} was requested but no CUDA device is available \(torch "
+                                             r"sees cpu.*\); use --device cpu or auto"):
+            environment.resolve_device(name)
 
 
 def test_the_cpu_is_named_from_cpuinfo_else_by_platform(monkeypatch, tmp_path):

@@ -49,6 +49,7 @@ def test_a_workers_run_options_give_back_the_same_sweep_and_status_follows_it(tm
     ("steps", -1, "--steps must be at least 1"),
     ("threads", True, "--threads must be at least 1"),
     ("models", "GCN", "Sweep.models must be a sequence of strings"),
+    ("device", "gpu", "unknown device 'gpu'; use auto, cpu, cuda, cuda:N or mps"),
 ])
 def test_a_bad_sweep_is_refused_naming_the_option(field, value, message):
     with pytest.raises(UsageError, match=message):

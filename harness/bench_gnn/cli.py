@@ -75,7 +75,8 @@ def _sweep_options(parser: argparse.ArgumentParser, *, runs: bool, results_help:
                              "protocols`); recorded as a reduced protocol")
     parser.add_argument("--results", type=Path, default=Path("results"), metavar="DIR", help=results_help)
     if runs:
-        parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: auto")
+        parser.add_argument("--device", default="auto", metavar="DEVICE",
+                            help="auto (default: the first CUDA device, else the CPU), cpu, cuda, cuda:N or mps")
         _data_args(parser)
         parser.add_argument("--allow-over-budget", action="store_true",
                             help="run models over the suite's parameter budget and mark them as such")

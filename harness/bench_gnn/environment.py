@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gc
 import platform
+import re
 import resource
 import subprocess
 from pathlib import Path
@@ -14,14 +15,35 @@ import torch
 
 from bench_gnn.errors import UsageError
 
+DEVICE_FORMS = "auto, cpu, cuda, cuda:N or mps"
+
+
+def visible_devices() -> list[str]:
+    """The devices torch sees here: ``cpu``, then ``cuda:0`` ... and ``mps`` where available."""
+    devices = ["cpu"] + [f"cuda:{index}" for index in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return devices
+
 
 def resolve_device(name: str) -> torch.device:
+    """``--device``: auto (the first CUDA device, else the CPU), cpu, cuda, cuda:N or mps; a device torch does
+    not see is a usage error naming those it sees."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda was requested but no CUDA device is available; use --device cpu or auto")
-    if name not in ("cpu", "cuda"):
-        raise UsageError(f"unknown device {name!r}; use auto, cpu or cuda")
+    match = re.fullmatch(r"cuda(?::(\d+))?", name)
+    if match is None and name not in ("cpu", "mps"):
+        raise UsageError(f"unknown device {name!r}; use {DEVICE_FORMS}")
+    seen = visible_devices()
+    if match is not None:
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {name} was requested but no CUDA device is available (torch sees "
+                             f"{', '.join(seen)}); use --device cpu or auto")
+        if f"cuda:{int(match.group(1) or 0)}" not in seen:
+            raise UsageError(f"--device {name}: no such CUDA device; torch sees {', '.join(seen)}")
+    elif name not in seen:
+        raise UsageError(f"--device {name}: not available here; torch sees {', '.join(seen)}")
     return torch.device(name)
 
 

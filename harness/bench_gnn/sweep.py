@@ -10,6 +10,7 @@ Python API from keywords; the commands read it, and ``bench launch`` hands it to
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -22,6 +23,9 @@ from bench_gnn.suite import Suite, apply_overrides, read_suite_file, validate_su
 
 if TYPE_CHECKING:
     from bench_gnn.plugin_manager import Plugins
+
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
 
 @dataclass(frozen=True)
 class Sweep:
@@ -63,6 +67,9 @@ class Sweep:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise UsageError(f"{flag} must be at least 1, got {value!r}")
+        if not isinstance(self.device, str) or not DEVICE.fullmatch(self.device):
+            # the form only: whether the device exists is asked where the jobs run (a worker may be elsewhere)
+            raise UsageError(f"unknown device {self.device!r}; use auto, cpu, cuda, cuda:N or mps")
         object.__setattr__(self, "results", Path(self.results))
 
     @classmethod
