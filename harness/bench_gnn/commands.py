@@ -42,7 +42,8 @@ def dispatch(args: argparse.Namespace) -> ExitCode:
             plugins=plugins, shard=args.shard, leftovers=not args.no_leftovers, worker_id=args.worker_id, report=say,
         )
         if not args.no_leaderboard:
-            print(leaderboard.render(suite, read_records(args.results / suite.name), variants=summary.variants))
+            print(leaderboard.render(suite, read_records(args.results / suite.name), variants=summary.variants,
+                                     models=args.model, datasets=args.dataset, records_folder=str(args.results)))
         say(
             f"done: {summary.ok} ok, {summary.failed} failed, {summary.skipped} skipped (finished earlier), "
             f"{summary.busy} left to another process, {summary.not_run} not run; records in {args.results / suite.name}"

@@ -281,16 +281,36 @@ def _rank_rows(board: Board) -> list[list[Any]]:
     return rows
 
 
+def focus(board: Board, models: Sequence[str] = (), datasets: Sequence[str] = ()) -> int:
+    """Keep only the rows of ``models`` on ``datasets`` (empty: all) in ``board``, its cell tables and its average
+    ranks; the ranks and significance stay those of the whole board. Returns the whole board's row count."""
+    whole = len(board.cells)
+
+    def wanted(dataset: str, model: str) -> bool:
+        return (not models or model in models) and (not datasets or dataset in datasets)
+
+    board.cells = [c for c in board.cells if wanted(c.dataset, c.model)]
+    for table in board.tables:
+        table.entries = [e for e in table.entries if wanted(e.dataset, e.model)]
+    board.tables = [t for t in board.tables if t.entries]
+    if models:
+        board.average_rank = {m: r for m, r in board.average_rank.items() if m in models}
+    return whole
+
+
 def render(
-    suite: Suite, records: Sequence[dict[str, Any]], fmt: str = "markdown", variants: Sequence[str] | None = None
+    suite: Suite, records: Sequence[dict[str, Any]], fmt: str = "markdown", variants: Sequence[str] | None = None,
+    models: Sequence[str] = (), datasets: Sequence[str] = (), records_folder: str = "DIR",
 ) -> str:
     """Render the suite's leaderboard from its records; deterministic for the same records.
 
-    Published numbers are compared (Δ, within) only on the full-protocol board.
+    Published numbers are compared (Δ, within) only on the full-protocol board. ``models`` / ``datasets`` show
+    only those rows (:func:`focus`: ranks and significance still from the whole board), with a line saying so.
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     boards = build_boards(suite, records, variants)
+    wholes = [focus(board, models, datasets) for board in boards] if models or datasets else []
     if fmt == "json":
         payload = [
             {"suite": b.suite, "version": b.version, "variant": b.variant,
@@ -326,6 +346,12 @@ def render(
         headers, rows = _rows(board, fmt)
         if fmt == "markdown":
             parts.append(f"## {title}\n")
+            if wholes:
+                shown = ", ".join([*(f"model {m}" for m in models), *(f"dataset {d}" for d in datasets)])
+                parts.append(f"Showing the {len(board.cells)} of {wholes[boards.index(board)]} rows asked for "
+                             f"({escape_text(shown, fmt)}); ranks and significance are the whole board's. "
+                             f"All rows: `bench leaderboard render --suite {escape_text(suite.name, fmt)} "
+                             f"--records {escape_text(records_folder, fmt)}`.\n")
             if board.devices:
                 devices = ", ".join(f"{escape_text(d, fmt)} ({n})" for d, n in board.devices.items())
                 parts.append(f"Records from: {devices}\n")
