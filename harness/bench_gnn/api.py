@@ -52,7 +52,7 @@ def run(
         raise UsageError("--no-leftovers needs --shard I/N: without shards every job is this worker's own")
     worker = Worker(part, worker_id or "", launcher if launcher is not None else launcher_from_env())
 
-    plugins = plugins or load_plugins_reporting(strict, report)
+    plugins = plugins or load_plugins_reporting(strict, report, sweep.plugin_files)
     suite, jobs = sweep.jobs(plugins)
     sweep.apply_threads()
     options = RunOptions(

@@ -60,6 +60,12 @@ def shard_spec(text: str) -> Shard:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _plugin_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--plugin", type=Path, action="append", default=[], metavar="PATH.py",
+                        help="load this module file as a plugin, as if installed (repeatable; also $BENCH_PLUGINS, "
+                             "paths separated by ':'); its models' jobs carry the file's sha256 in their identity")
+
+
 def _sweep_options(parser: argparse.ArgumentParser, *, runs: bool, results_help: str, threads_help: str = "") -> None:
     """The options of a :class:`~bench_gnn.sweep.Sweep`, written once for `run`, `status` and `launch`: the suite
     and the filters that choose its jobs, the results folder, the overrides and, for the commands that run jobs,
@@ -74,6 +80,7 @@ def _sweep_options(parser: argparse.ArgumentParser, *, runs: bool, results_help:
                         help="train N steps: sets each protocol's step argument (steps, epochs; see `bench list "
                              "protocols`); recorded as a reduced protocol")
     parser.add_argument("--results", type=Path, default=Path("results"), metavar="DIR", help=results_help)
+    _plugin_option(parser)
     if runs:
         parser.add_argument("--device", default="auto", metavar="DEVICE",
                             help="auto (default: the first CUDA device, else the CPU), cpu, cuda, cuda:N or mps")
@@ -179,10 +186,12 @@ def _parser(launchers: Iterable[LauncherSpec] = ()) -> Parser:
     launch.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="OmegaConf overrides of the suite")
 
     lst = sub.add_parser("list", help="list plugins, models, datasets, metrics, suites or launchers")
+    _plugin_option(lst)
     lst.add_argument("what", choices=["plugins", *(kind.plural for kind in KINDS)],
                      help="what to list; `plugins` also names the plugins that failed to load and why")
 
     board = sub.add_parser("leaderboard", help="render, update, check, validate or diff a suite's leaderboard")
+    _plugin_option(board)
     board.add_argument("action", choices=["render", "update", "check", "validate", "diff"],
                        help="render: print from --records; update: write leaderboards/<suite>.md/.csv from the "
                             "records kept under leaderboards/records; check: fail if those files are out of date; "
@@ -203,12 +212,14 @@ def _parser(launchers: Iterable[LauncherSpec] = ()) -> Parser:
                        help="render: the table format (default: markdown)")
 
     data = sub.add_parser("data", help="dataset statistics and checksum verification")
+    _plugin_option(data)
     data.add_argument("action", choices=["stats", "verify"],
                       help="stats: size and homophily measures; verify: check files against the dataset card")
     data.add_argument("name", help="dataset name (see `bench list datasets`)")
     _data_args(data)
 
     plot = sub.add_parser("plot", help="plots from records")
+    _plugin_option(plot)
     plot.add_argument("what", metavar="NAME",
                       help="a plot the suite's protocols or analyses declare (`bench list protocols` and `bench list "
                            "analyses` show each one's plots)")
@@ -224,6 +235,7 @@ def _parser(launchers: Iterable[LauncherSpec] = ()) -> Parser:
                     "W&B offline runs (upload them later with `wandb sync`) or TensorBoard event files.\n"
                     "Read-only: records are never changed. Needs the tracker's extra:\n"
                     "pip install 'bench-gnn[wandb]' or 'bench-gnn[tensorboard]'.")
+    _plugin_option(export)
     export.add_argument("tracker", choices=["wandb", "tensorboard"], help="the tracker to write runs for")
     export.add_argument("--suite", required=True, help="suite name (see `bench list suites`)")
     export.add_argument("--records", type=Path, action="append", metavar="DIR",

@@ -20,7 +20,7 @@ from bench_gnn.errors import DataError, ExitCode, LeaderboardStaleError, UsageEr
 from bench_gnn.files import atomic_write, inside, reporting_os_errors
 from bench_gnn.kinds import BY_PLURAL, list_rows
 from bench_gnn.plugin_manager import Plugins, load_plugins
-from bench_gnn.report import load_plugins_reporting, say
+from bench_gnn.report import load_plugins_reporting, plugin_files, say
 from bench_gnn.store import read_records, read_records_from
 from bench_gnn.suite import Suite
 from bench_gnn.sweep import Sweep, load_suite
@@ -28,10 +28,15 @@ from bench_gnn.sweep import Sweep, load_suite
 RECORDS_SUBDIR = "records"
 
 
+def _plugins(args: argparse.Namespace) -> Plugins:
+    """The installed plugins and the command's plugin module files (``$BENCH_PLUGINS``, ``--plugin``)."""
+    return load_plugins_reporting(args.strict, files=getattr(args, "plugin", None) or ())
+
+
 def dispatch(args: argparse.Namespace) -> ExitCode:
     """Run the command ``args.command`` of a parsed command line."""
     if args.command == "run":
-        plugins = load_plugins_reporting(args.strict)
+        plugins = _plugins(args)
         if args.dry_run:
             from bench_gnn import dry_run
 
@@ -55,13 +60,13 @@ def dispatch(args: argparse.Namespace) -> ExitCode:
             say(f"unavailable: {name}: {reason}")
         return summary.exit_code
     if args.command == "status":
-        return status_command(load_plugins_reporting(args.strict), Sweep.from_args(args), fmt=args.format)
+        return status_command(_plugins(args), Sweep.from_args(args), fmt=args.format)
     if args.command == "launch":
         from bench_gnn.launch import launch
 
         launched = launch(
             Sweep.from_args(args), workers=args.workers, launcher=args.launcher, options=args.launcher_options or (),
-            strict=args.strict, report=say,
+            plugins=_plugins(args), report=say,
         )
         if launched.submitted:
             print("\n".join(launched.submitted))
@@ -69,25 +74,28 @@ def dispatch(args: argparse.Namespace) -> ExitCode:
             print(leaderboard.render(launched.suite, read_records(launched.folder), variants=launched.variants))
         return launched.exit_code
     if args.command == "list":
-        plugins = load_plugins(args.strict) if args.what == "plugins" else load_plugins_reporting(args.strict)
+        files = plugin_files(args.plugin)
+        plugins = load_plugins(args.strict, files=files) if args.what == "plugins" else _plugins(args)
         return list_(args.what, plugins)
     if args.command == "leaderboard":
         if args.action in ("validate", "diff"):
-            return submission_command(args.action, args.suite, args.files, args.base, args.leaderboards, args.strict)
+            return submission_command(args.action, args.suite, args.files, args.base, args.leaderboards, _plugins(args))
         if args.files or args.base:
             raise UsageError(f"`bench leaderboard {args.action}` takes no FILE arguments and no --base; "
                              "those are for validate and diff")
-        return leaderboard_command(args.action, args.suite, args.records, args.leaderboards, args.format, args.strict)
+        return leaderboard_command(args.action, args.suite, args.records, args.leaderboards, args.format,
+                                   _plugins(args))
     if args.command == "data":
-        plugins = load_plugins_reporting(args.strict)
+        plugins = _plugins(args)
         data_dir, cache_dir = args.data_dir or default_data_dir(), args.cache_dir or default_cache_dir()
         if args.action == "verify":
             return data_verify(plugins, args.name, data_dir)
         return data_stats(plugins, args.name, data_dir, cache_dir, not args.offline)
     if args.command == "plot":
-        return plot(load_plugins_reporting(args.strict), args.what, args.suite, args.records, args.out)
+        return plot(_plugins(args), args.what, args.suite, args.records, args.out)
     if args.command == "export":
-        return export_command(args.tracker, args.suite, args.records, args.out, args.project, args.online, args.strict)
+        return export_command(args.tracker, args.suite, args.records, args.out, args.project, args.online,
+                              _plugins(args))
     raise UsageError(f"unknown command {args.command!r}")
 
 
@@ -114,13 +122,12 @@ def list_(what: str, plugins: Plugins) -> ExitCode:
 
 
 def submission_command(
-    action: str, suite_name: str, files: Sequence[Path], base: str | None, boards: Path, strict: bool
+    action: str, suite_name: str, files: Sequence[Path], base: str | None, boards: Path, plugins: Plugins
 ) -> ExitCode:
     """``validate``: every problem of the record files (or the committed ones), and with ``base`` the committed
     records edited or deleted since; ``diff``: the cells the committed records change against ``base``."""
     from bench_gnn import board_diff, submission
 
-    plugins = load_plugins_reporting(strict)
     suite, _ = load_suite(plugins, suite_name)
     folder = inside(boards / RECORDS_SUBDIR, suite.name, what="suite name")
     if action == "diff":
@@ -143,11 +150,10 @@ def submission_command(
 
 
 def leaderboard_command(
-    action: str, suite_name: str, records: Path | Sequence[Path] | None, boards: Path, fmt: str, strict: bool
+    action: str, suite_name: str, records: Path | Sequence[Path] | None, boards: Path, fmt: str, plugins: Plugins
 ) -> ExitCode:
     """``records``: one folder, several (merged: see :func:`bench_gnn.store.read_records_from`) or None
     (./results for render, ``<boards>/records`` for update and check)."""
-    plugins = load_plugins_reporting(strict)
     suite, _ = load_suite(plugins, suite_name)
     folders = [records] if isinstance(records, Path) else list(records or [])
     default = Path("results") if action == "render" else boards / RECORDS_SUBDIR
@@ -285,7 +291,7 @@ def export_command(
     out: Path | None,
     project: str | None = None,
     online: bool = False,
-    strict: bool = False,
+    plugins: Plugins | None = None,
 ) -> ExitCode:
     """``bench export``: the records of a suite in one or more folders (default ./results) into a tracker.
 
@@ -293,7 +299,7 @@ def export_command(
     """
     from bench_gnn.export import TRACKERS, export_records
 
-    suite, _ = load_suite(load_plugins_reporting(strict), suite_name)
+    suite, _ = load_suite(plugins or load_plugins_reporting(False), suite_name)
     sources = [inside(folder, suite.name, what="suite name") for folder in records or [Path("results")]]
     found = read_records(sources[0]) if len(sources) == 1 else read_records_from(sources)
     source = " + ".join(str(path) for path in sources)

@@ -69,7 +69,7 @@ def launch(
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise UsageError(f"--workers must be a positive integer, got {workers!r}")
-    plugins = plugins or load_plugins_reporting(strict, report)
+    plugins = plugins or load_plugins_reporting(strict, report, sweep.plugin_files)
     entry = plugins.launchers.get(launcher)
     spec = entry.spec
     resolved = resolve_options(spec, options)

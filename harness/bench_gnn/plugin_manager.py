@@ -11,18 +11,21 @@ turns any such problem into a :class:`PluginError`.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import pluggy
 
 from bench_gnn import hookspecs
 from bench_gnn.errors import BenchError, PluginError, unknown_name
+from bench_gnn.files import file_digest
 from bench_gnn.kinds import BY_HOOK, KINDS, Kind
 from bench_gnn.registry import PluginInfo, Registry
 from bench_gnn.specs import (
@@ -81,8 +84,11 @@ def _entry_points() -> list[metadata.EntryPoint]:
     return sorted(eps, key=lambda ep: (ep.dist.name != DISTRIBUTION if ep.dist else True, ep.name))
 
 
-def load_plugins(strict: bool = False, extra: Iterable[tuple[str, Any]] = ()) -> Plugins:
-    """Load every entry point of the ``bench`` group, then ``extra`` ``(name, module)`` pairs."""
+def load_plugins(
+    strict: bool = False, extra: Iterable[tuple[str, Any]] = (), files: Iterable[Path] = ()
+) -> Plugins:
+    """Load every entry point of the ``bench`` group, then the plugin module ``files`` (``--plugin PATH.py``),
+    then ``extra`` ``(name, module)`` pairs."""
     result = Plugins()
     manager = pluggy.PluginManager(GROUP)
     manager.add_hookspecs(hookspecs)
@@ -96,11 +102,53 @@ def load_plugins(strict: bool = False, extra: Iterable[tuple[str, Any]] = ()) ->
             if isinstance(exc, KeyboardInterrupt):
                 raise
             _fail(result, info, f"import failed: {type(exc).__name__}: {exc}", strict)
+    for path in files:
+        info = file_plugin_info(path)
+        try:
+            sources.append((info, _import_file(path, info)))
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            _fail(result, info, f"import failed: {type(exc).__name__}: {exc}", strict)
     for name, module in extra:
         sources.append((PluginInfo(name, getattr(module, "__name__", repr(module))), module))
     for info, module in sources:
         _register(manager, result, info, module, strict)
     return result
+
+
+FILE_DISTRIBUTION = "file:"
+
+
+def file_plugin_info(path: Path) -> PluginInfo:
+    """A plugin module file: named by its path; its "distribution" ``file:<file name>`` and "version" the sha256
+    of its content, so every job of one of its models names the file's content in its identity (two versions of
+    the file never share a record) and not where it lies (the same file gives the same keys on every machine)."""
+    resolved = path.expanduser().resolve()
+    info = PluginInfo(str(resolved), str(resolved), FILE_DISTRIBUTION + resolved.name)
+    try:
+        info.version = "sha256:" + file_digest(resolved)
+    except OSError as exc:
+        info.version = "unreadable"
+        info.error = f"cannot read plugin file {resolved}: {exc.strerror or exc}"
+    return info
+
+
+def _import_file(path: Path, info: PluginInfo) -> Any:
+    if info.error is not None:
+        raise PluginError(info.error)
+    name = f"bench_plugin_file_{info.version[len('sha256:'):][:16]}_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, info.module)
+    if spec is None or spec.loader is None:
+        raise PluginError(f"{info.module} is not a Python module file (expected a .py file)")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look their module up by name
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
 
 
 def _fail(result: Plugins, info: PluginInfo, error: str, strict: bool) -> None:

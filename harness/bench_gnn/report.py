@@ -6,8 +6,10 @@ defaults to :func:`quiet`, so a library call prints nothing unless its caller as
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from bench_gnn.plugin_manager import Plugins, load_plugins
 
@@ -25,9 +27,20 @@ def quiet(msg: str) -> None:
     """The Python API's default reporter: says nothing."""
 
 
-def load_plugins_reporting(strict: bool, report: Report = say) -> Plugins:
-    """The installed plugins; each one that failed to load is reported (``strict``: a :class:`PluginError`)."""
-    plugins = load_plugins(strict=strict)
+#: Plugin module files to load besides the installed plugins, separated as in PATH (``--plugin`` adds more).
+PLUGINS_ENV = "BENCH_PLUGINS"
+
+
+def plugin_files(given: Iterable[Path] = ()) -> tuple[Path, ...]:
+    """The plugin module files of ``$BENCH_PLUGINS``, then ``given`` (``--plugin``), each once."""
+    from_env = [Path(part) for part in os.environ.get(PLUGINS_ENV, "").split(os.pathsep) if part.strip()]
+    return tuple(dict.fromkeys(path.expanduser().resolve() for path in [*from_env, *given]))
+
+
+def load_plugins_reporting(strict: bool, report: Report = say, files: Iterable[Path] = ()) -> Plugins:
+    """The installed plugins and the plugin module files (``$BENCH_PLUGINS``, then ``files``); each one that failed
+    to load is reported (``strict``: a :class:`PluginError`)."""
+    plugins = load_plugins(strict=strict, files=plugin_files(files))
     for info in plugins.errors:
         report(f"bench: warning: plugin {info.label} not loaded: {info.error} (see `bench list plugins`)")
     return plugins

@@ -41,6 +41,7 @@ class Sweep:
         threads: CPU threads for torch in each process (None: torch's choice, or the launcher's).
         data_dir, cache_dir: the data folder and the writable cache (None: the defaults).
         offline: never download; allow_over_budget: run models over the suite's parameter budget.
+        plugin_files: plugin module files loaded besides the installed plugins (``--plugin PATH.py``).
     """
 
     suite: str
@@ -56,6 +57,7 @@ class Sweep:
     cache_dir: Path | None = None
     offline: bool = False
     allow_over_budget: bool = False
+    plugin_files: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("models", "datasets", "overrides"):
@@ -71,11 +73,12 @@ class Sweep:
             # the form only: whether the device exists is asked where the jobs run (a worker may be elsewhere)
             raise UsageError(f"unknown device {self.device!r}; use auto, cpu, cuda, cuda:N or mps")
         object.__setattr__(self, "results", Path(self.results))
+        object.__setattr__(self, "plugin_files", tuple(Path(path) for path in self.plugin_files))
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Sweep:
         """The sweep of a parsed ``bench run``, ``status`` or ``launch`` command line (absent options: defaults)."""
-        given = {"models": "model", "datasets": "dataset"}
+        given = {"models": "model", "datasets": "dataset", "plugin_files": "plugin"}
         values = {}
         for item in fields(cls):
             value = getattr(args, given.get(item.name, item.name), None)
@@ -124,6 +127,8 @@ class Sweep:
             args.append("--offline")
         if self.allow_over_budget:
             args.append("--allow-over-budget")
+        for path in self.plugin_files:
+            args += ["--plugin", str(path.expanduser().resolve())]
         return (*args, *self.overrides)
 
     def status_command(self) -> str:
@@ -133,6 +138,7 @@ class Sweep:
         parts += [item for name in self.datasets for item in ("--dataset", name)]
         parts += ["--splits", str(self.splits)] if self.splits is not None else []
         parts += ["--steps", str(self.steps)] if self.steps is not None else []
+        parts += [item for path in self.plugin_files for item in ("--plugin", str(path))]
         return shlex.join([*parts, *self.overrides])
 
 
