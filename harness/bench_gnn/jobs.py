@@ -88,7 +88,8 @@ def expand(
     """
     for name in models:
         if name not in suite.models:
-            raise unknown_name("model", name, suite.models, hint=f"(models of suite {suite.name!r})")
+            raise unknown_name("model", name, suite.models, hint=f"(models of suite {suite.name!r}; an installed "
+                               "model whose tasks fit the suite's datasets runs too: see `bench list models`)")
     for name in datasets:
         if name not in suite.datasets:
             raise unknown_name("dataset", name, suite.datasets, hint=f"(datasets of suite {suite.name!r})")
@@ -103,16 +104,38 @@ def expand(
         for job in _cell_jobs(suite, plugins, dataset, model, suite.runs(dataset)[:max_runs])
     ]
     reference = published or suite
-    full_keys = {
-        job.key
+    full_jobs = [
+        job
         for dataset in reference.datasets
         for model in reference.models_for(dataset)
         for job in _cell_jobs(reference, plugins, dataset, model, reference.runs(dataset))
-    }
+    ]
+    full_keys = {job.key for job in full_jobs}
+    full_settings = {comparability_key(job.identity) for job in full_jobs}
     return [
-        job if job.key in full_keys else _with_variant(job, describe_variant(suite, reference, job))
+        job if _is_full(job, reference, full_keys, full_settings)
+        else _with_variant(job, describe_variant(suite, reference, job))
         for job in jobs
     ]
+
+
+#: What a job's identity says about its model alone: it never changes comparability (variant = comparability).
+MODEL_FIELDS = ("model", "model_plugin", "hparams", "grid_keys")
+
+
+def comparability_key(identity: dict[str, Any]) -> str:
+    """The hash of everything in a job's identity that makes its numbers comparable with the published suite's:
+    the identity without the model and its hyper-parameters (protocol and arguments, dataset and its files,
+    budget, metric, split and seed)."""
+    return content_hash({k: v for k, v in identity.items() if k not in MODEL_FIELDS})
+
+
+def _is_full(job: Job, published: Suite, full_keys: set[str], full_settings: set[str]) -> bool:
+    """A job of one of the published suite's models is full when the published suite has that very job (its
+    grid point included); a job of any other model when it runs under settings one of the published jobs has."""
+    if job.model in published.models:
+        return job.key in full_keys
+    return comparability_key(job.identity) in full_settings
 
 
 def _with_variant(job: Job, variant: str) -> Job:

@@ -87,6 +87,8 @@ class Board:
     skipped: list[str] = field(default_factory=list)
     rank_interval: dict[str, tuple[float, float] | None] = field(default_factory=dict)
     tables: list[cell_tables.Table] = field(default_factory=list)
+    #: models with records that the suite does not list (a researcher's own), ranked beside its models
+    guests: list[str] = field(default_factory=list)
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float | None]:
@@ -125,10 +127,12 @@ def _board(suite: Suite, records: list[dict[str, Any]], variant: str) -> Board:
     by_cell: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         by_cell[(record["identity"]["dataset"], record["identity"]["model"])].append(record)
+    guests = sorted({model for dataset, model in by_cell if dataset in suite.datasets and model not in suite.models})
+    shown_guests = [*suite.guests, *guests]
     cells = [
         _cell(suite, dataset, model, by_cell.get((dataset, model), []), len(suite.runs(dataset)), variant)
         for dataset in suite.datasets
-        for model in suite.models_for(dataset)
+        for model in [*suite.models_for(dataset), *(g for g in guests if (dataset, g) in by_cell)]
     ]
     ranks_by_dataset: dict[str, dict[str, float]] = {}
     for dataset in suite.datasets:
@@ -144,15 +148,16 @@ def _board(suite: Suite, records: list[dict[str, Any]], variant: str) -> Board:
             for model, verdict in significance.compare_with_best(runs, best.model).items():
                 next(c for c, _ in scored if c.model == model).vs_best = verdict
     average: dict[str, tuple[float | None, int]] = {}
-    for model in suite.models:
+    for model in [*suite.models, *guests]:
         ranks = [c.rank for c in cells if c.model == model and c.rank is not None]
         average[model] = (statistics.fmean(ranks) if ranks else None, len(ranks))
     devices: dict[str, int] = defaultdict(int)
     for record in records:
         devices[record["provenance"]["device"]] += 1
-    board = Board(suite.name, suite.version, variant, cells, average, dict(sorted(devices.items())))
+    board = Board(suite.name, suite.version, variant, cells, average, dict(sorted(devices.items())),
+                  guests=shown_guests)
     board.tables = cell_tables.build(suite, records, {(c.dataset, c.model): c.config for c in cells if c.config})
-    board.rank_interval = significance.rank_intervals(ranks_by_dataset, list(suite.models))
+    board.rank_interval = significance.rank_intervals(ranks_by_dataset, [*suite.models, *guests])
     return board
 
 
@@ -201,7 +206,8 @@ def _cell(
     cell.n = len(chosen)
     identity = chosen[0]["identity"]
     cell.selected = ", ".join(f"{k}={identity['hparams'][k]}" for k in identity["grid_keys"])
-    grid_size = math.prod(len(v) for v in suite.models[model]["grid"].values())
+    grid = suite.models[model]["grid"] if model in suite.models else {}  # a guest's grid: what its records tried
+    grid_size = math.prod(len(v) for v in grid.values()) if grid else len(configs)
     if cell.selected and len(configs) < grid_size:
         cell.selected += f" (of {len(configs)}/{grid_size} tried)"
     results = [r["results"] for r in chosen]
@@ -237,6 +243,26 @@ def _digits(cells: Sequence[Cell]) -> int:
     return 2 if values and max(abs(v) for v in values) > 1.5 else 4
 
 
+GUEST_MARK = "†"
+
+
+def _model_label(board: Board, model: str, fmt: str) -> str:
+    """The model's name, marked when the suite does not list it (CSV keeps the bare name: a column of names)."""
+    return f"{model} {GUEST_MARK}" if model in board.guests and fmt != "csv" else model
+
+
+def guest_note(board: Board) -> str:
+    """Under a board with guests: what the mark means, and each model's tuning budget (grid points tried)."""
+    tried: dict[str, int] = {}
+    for cell in board.cells:
+        tried[cell.model] = max(tried.get(cell.model, 0), cell.configs)
+    budgets = ", ".join(f"{model} {count}" for model, count in tried.items())
+    return (f"{GUEST_MARK} not one of the suite's models (no published baseline): run under the same protocol, "
+            f"splits and budget and ranked beside them. Tuning budget, grid points tried (the best on validation "
+            f"is shown): {budgets}. Give a new model the baselines' budget with a grid of as many points "
+            f"(`models.NAME.grid.KEY=[...]`).\n")
+
+
 def _rows(board: Board, fmt: str = "markdown") -> tuple[list[str], list[list[Any]]]:
     """Table rows; untrusted text is escaped for ``fmt`` (tabulate escapes HTML and LaTeX cells itself).
 
@@ -258,7 +284,7 @@ def _rows(board: Board, fmt: str = "markdown") -> tuple[list[str], list[list[Any
             per_step += f" {unit}"
         status = c.status if not c.failed else f"{c.status}, {c.failed} failed"
         rows.append([
-            c.dataset, c.model, c.metric, _score(c, digits), f"{c.n}/{c.expected}",
+            c.dataset, _model_label(board, c.model, fmt), c.metric, _score(c, digits), f"{c.n}/{c.expected}",
             "" if c.published is None else _score(Cell("", "", "", "ok", c.published, c.published_std), digits),
             "" if c.delta is None else f"{c.delta:+.{digits}f}",
             "" if c.agrees is None else ("yes" if c.agrees else "no"),
@@ -277,7 +303,7 @@ def _rank_rows(board: Board) -> list[list[Any]]:
     for model, (avg, n) in order:
         interval = board.rank_interval.get(model)
         shown = "" if interval is None else f"{interval[0]:.2f}–{interval[1]:.2f}"
-        rows.append([model, _fmt(avg, 2) if avg is not None else "—", shown, n])
+        rows.append([_model_label(board, model, "markdown"), _fmt(avg, 2) if avg is not None else "—", shown, n])
     return rows
 
 
@@ -356,6 +382,8 @@ def render(
                 devices = ", ".join(f"{escape_text(d, fmt)} ({n})" for d, n in board.devices.items())
                 parts.append(f"Records from: {devices}\n")
             parts.append(tabulate(rows, headers=headers, tablefmt=table_fmt, disable_numparse=True) + "\n")
+            if board.guests:
+                parts.append(guest_note(board))
             parts.append(SIGNIFICANCE_NOTE)
             parts.extend(cell_tables.render(board.tables, fmt, table_fmt, board.variant == FULL))
             parts.append(f"### Average rank ({title.lower()})\n")

@@ -135,9 +135,9 @@ def file_plugin_info(path: Path) -> PluginInfo:
 
 
 def _import_file(path: Path, info: PluginInfo) -> Any:
-    if info.error is not None:
-        raise PluginError(info.error)
-    name = f"bench_plugin_file_{info.version[len('sha256:'):][:16]}_{path.stem}"
+    if info.error is not None or info.version is None:
+        raise PluginError(info.error or f"cannot read plugin file {path}")
+    name = f"bench_plugin_file_{info.version.removeprefix('sha256:')[:16]}_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, info.module)
     if spec is None or spec.loader is None:
         raise PluginError(f"{info.module} is not a Python module file (expected a .py file)")

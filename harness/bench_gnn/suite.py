@@ -161,6 +161,8 @@ class Suite:
     protocol_specs: dict[str, Any] = field(default_factory=dict)
     #: the leaderboard columns of the analyses the suite names (analysis name -> tuple of Column)
     analysis_columns: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    #: models run with the suite that it does not list (``bench run --model NAME``): no published baseline
+    guests: tuple[str, ...] = ()
 
     def protocol_for(self, dataset: str) -> str:
         """The dataset's protocol: its own ``protocol`` or the suite's."""

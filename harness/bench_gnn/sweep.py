@@ -90,8 +90,17 @@ class Sweep:
         return replace(self, results=results)
 
     def load(self, plugins: Plugins) -> tuple[Suite, Suite]:
-        """The suite as run (overrides and ``steps`` applied) and as published."""
-        return load_suite(plugins, self.suite, self.overrides, self.steps)
+        """The suite as run (overrides and ``steps`` applied) and as published.
+
+        A model of ``models`` that the suite does not list but that is installed joins the suite as run, with
+        its own defaults (``models.NAME.grid.KEY=[...]`` or ``models.NAME.hparams.KEY=...`` overrides tune it):
+        it runs under the suite's protocol, splits or seeds, datasets and budget, unchanged.
+        """
+        listed = suite_mapping(plugins, self.suite).get("models") or ()
+        guests = tuple(name for name in self.models if name not in listed and name in plugins.models)
+        suite, published = load_suite(plugins, self.suite, [*(f"models.{name}={{}}" for name in guests),
+                                                            *self.overrides], self.steps)
+        return (replace(suite, guests=guests) if guests else suite), published
 
     def jobs(self, plugins: Plugins) -> tuple[Suite, list[Job]]:
         """The suite as run and the jobs this sweep selects, each with its key and variant."""
