@@ -66,6 +66,44 @@ def bench_cli():
     return run
 
 
+@pytest.fixture(scope="session")
+def bench_process():
+    """Start ``bench ARGS`` in a subprocess (``Popen``, text pipes, no stdin), as a user or a launcher would: a
+    sweep in a subprocess, so every test that uses this fixture, directly or through another one, is slow
+    (``SLOW_FIXTURES``). ``env`` replaces the environment (default: this one with OMP_NUM_THREADS=1); other
+    keywords go to ``Popen``. A process still running at the end of the session is killed."""
+    import subprocess
+    import sys
+
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench_gnn.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, stdin=subprocess.DEVNULL, env=env if env is not None else {**os.environ, "OMP_NUM_THREADS": "1"},
+            **kw,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+@pytest.fixture
+def real_data_run(bench_main, data_dir: Path):
+    """``bench run ARGS --data-dir <shared datasets>`` in this process: training on the real files, so every test
+    that uses this fixture is slow (``SLOW_FIXTURES``); returns (exit code, stdout, stderr)."""
+
+    def run(*args: str):
+        return bench_main("run", *args, "--data-dir", str(data_dir))
+
+    return run
+
+
 @pytest.fixture
 def bench_main(capsys):
     """Run ``bench`` in this process (fast); returns (exit code, stdout, stderr)."""
@@ -109,8 +147,26 @@ def peptides_cache(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return cache
 
 
+#: The rule of the slow marker: a test that uses one of these fixtures, directly or through another fixture, is
+#: marked slow (``pytest -m "not slow"`` leaves it out). Each trains on real data or starts sweeps in
+#: subprocesses: Peptides-func's processing (about 60 s to build once here, the tests on it train or read 15,535
+#: graphs), training through ``bench run`` on the shared datasets, ``bench`` sweeps in subprocesses. Other slow
+#: tests carry ``@pytest.mark.slow`` themselves. tests/test_slow_marker.py checks the rule through pytest.
+SLOW_FIXTURES = ("peptides_cache", "real_data_run", "bench_process")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that need processed Peptides-func (about 40 s to build once) are slow, however short themselves."""
+    """Marks the tests of ``SLOW_FIXTURES`` slow, and runs the tests on processed Peptides-func first.
+
+    First, in collection order among themselves: pytest-xdist's load scheduling hands each worker a first batch of
+    consecutive tests, so one worker builds the Peptides-func cache and runs every test on it (about 100 s in
+    all, the longest chain of the suite, started at once), while the other worker runs the rest instead of
+    waiting on the cache's lock. The order is the same in every worker, as xdist requires.
+    """
     for item in items:
-        if "peptides_cache" in getattr(item, "fixturenames", ()):
+        if set(SLOW_FIXTURES) & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    peptides = [item for item in items if "peptides_cache" in getattr(item, "fixturenames", ())]
+    if peptides:
+        rest = [item for item in items if "peptides_cache" not in getattr(item, "fixturenames", ())]
+        items[:] = peptides + rest

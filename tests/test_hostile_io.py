@@ -13,6 +13,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -339,7 +340,8 @@ def test_incomplete_ok_record_is_rerun_and_repaired(bench_main, work, damage):
     assert f"record {path} is incomplete" in err and "its job reruns" in err and "1 ok" in err
     repaired = json.loads(path.read_text())
     assert repaired["results"]["status"] == "ok" and isinstance(repaired["results"]["metrics"]["test"], float)
-    assert "# Leaderboard: smoke" in out and "| csbm-mixed         | GCN     | accuracy | " in out and "| 1/2 |" in out
+    assert "# Leaderboard: smoke" in out and "| 1/2 |" in out
+    assert re.search(r"\| csbm-mixed +\| GCN +\| accuracy \|", out)
     assert snapshot(work, skip=results / "smoke") == before
     code, _, err = run_smoke(bench_main, results)  # repaired: skipped, no warning any more
     assert code == 0 and "is incomplete" not in err and "skipping 1 finished job(s)" in err

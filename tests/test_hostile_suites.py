@@ -88,17 +88,16 @@ def test_a_suite_file_named_like_a_path_cannot_overwrite_files(tmp_path, bench_m
     assert _tree(tmp_path) == before
 
 
-@pytest.mark.slow
-def test_a_local_copy_of_an_installed_suite_is_judged_against_the_installed_one(tmp_path, bench_main, data_dir):
+def test_a_local_copy_of_an_installed_suite_is_judged_against_the_installed_one(tmp_path, bench_main, real_data_run):
     copy = yaml.safe_load((PLUGINS / "node" / "bench_gnn_node" / "suites" / "heterophily.yaml").read_text())
     copy["protocol_args"]["steps"] = 3
     copy["grid"] = {"num_layers": [1]}
     suite = _write(tmp_path / "heterophily.yaml", copy)
     results = tmp_path / "results"
 
-    code, _, err = bench_main(
-        "run", "--suite", str(suite), "--model", "GCN", "--dataset", "minesweeper", "--splits", "1",
-        "--no-progress", "--no-leaderboard", "--results", str(results), "--data-dir", str(data_dir),
+    code, _, err = real_data_run(
+        "--suite", str(suite), "--model", "GCN", "--dataset", "minesweeper", "--splits", "1",
+        "--no-progress", "--no-leaderboard", "--results", str(results),
     )
     assert code == ExitCode.OK, err
     (record,) = [json.loads(p.read_text()) for p in (results / "heterophily").glob("*.json")]

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 import types
@@ -172,7 +171,7 @@ def test_exit_code_is_the_worst_worker_and_a_killed_worker_asks_for_a_rerun(tmp_
 
 
 def test_submission_prints_job_ids_and_the_status_command(bench_main, monkeypatch, tmp_path):
-    import bench_gnn.launch
+    import bench_gnn.commands
 
     spec = LauncherSpec("rec", launch=Recorder(LaunchResult(submitted=("4242_0", "4242_1"))))
     lines: list[str] = []
@@ -180,7 +179,7 @@ def test_submission_prints_job_ids_and_the_status_command(bench_main, monkeypatc
                       plugins=_plugins_with(spec), report=lines.append)
     assert (launched.exit_code, launched.submitted) == (ExitCode.OK, ("4242_0", "4242_1"))
     assert any(f"bench status --suite smoke --results {tmp_path} --splits 1" in line for line in lines)
-    monkeypatch.setattr(bench_gnn.launch, "load_plugins_reporting", lambda strict, report: _plugins_with(spec))
+    monkeypatch.setattr(bench_gnn.commands, "_plugins", lambda args: _plugins_with(spec))
     code, out, err = bench_main("launch", "--suite", "smoke", "--workers", "2", "--launcher", "rec", "--results",
                                 str(tmp_path), "--splits", "1")
     assert code == ExitCode.OK and out.split() == ["4242_0", "4242_1"]  # the ids alone on stdout, for scripts
@@ -188,11 +187,11 @@ def test_submission_prints_job_ids_and_the_status_command(bench_main, monkeypatc
 
 
 def test_option_on_the_command_line_reaches_a_third_party_launcher_typed(bench_main, monkeypatch, tmp_path):
-    import bench_gnn.launch
+    import bench_gnn.commands
 
     recorder = Recorder(LaunchResult(exit_codes=(0, 0)))
     spec = LauncherSpec("rec", launch=recorder, options={"queue": None, "retries": 0, "tag": ()})
-    monkeypatch.setattr(bench_gnn.launch, "load_plugins_reporting", lambda strict, report: _plugins_with(spec))
+    monkeypatch.setattr(bench_gnn.commands, "_plugins", lambda args: _plugins_with(spec))
     code, _, err = bench_main("launch", "--suite", "smoke", "--workers", "2", "--launcher", "rec", "--results",
                               str(tmp_path), "--option", "queue=gpu-long", "--option", "retries=3", "--option",
                               "tag=a=1", "--option", "tag=b")
@@ -336,30 +335,32 @@ def _result_lines(results: Path) -> int:
 
 @pytest.fixture(scope="module")
 def single_process_board(tmp_path_factory: pytest.TempPathFactory) -> list[list[str]]:
-    results = tmp_path_factory.mktemp("single")
-    done = subprocess.run(
-        [sys.executable, "-m", "bench_gnn.cli", "run", *SWEEP, "--threads", "1", "--results",
-         str(results), "--no-progress", "--no-leaderboard"],
-        capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL, cwd=results,
-    )
-    assert done.returncode == 0, done.stderr
+    """The sweep's leaderboard from one process: `bench run` in this one (no second torch start-up)."""
+    import contextlib
+
+    from bench_gnn.cli import main
+
+    results, err = tmp_path_factory.mktemp("single"), io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        code = main(["run", *SWEEP, "--threads", "1", "--results", str(results), "--no-progress", "--no-leaderboard"])
+    assert code == 0, err.getvalue()
     return _leaderboard_without_timing(results)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     "launcher, extra",
     [("local", []), ("submitit", ["--submitit-cluster", "local"]), ("hydra", [])],
 )
 def test_two_workers_run_each_smoke_job_once_with_the_single_process_leaderboard(
-    bench_cli, tmp_path, single_process_board, launcher, extra
+    bench_process, tmp_path, single_process_board, launcher, extra
 ):
     results, cwd = tmp_path / "results", tmp_path / "cwd"
     cwd.mkdir()
-    done = bench_cli("launch", *SWEEP, "--workers", "2", "--launcher", launcher, "--threads", "1",
-                     "--results", str(results), *extra, cwd=cwd, timeout=600)
-    assert done.returncode == 0, done.stderr
-    assert f"launch done: {SWEEP_JOBS} of {SWEEP_JOBS} job(s) ok" in done.stderr
+    done = bench_process("launch", *SWEEP, "--workers", "2", "--launcher", launcher, "--threads", "1",
+                         "--results", str(results), *extra, cwd=cwd)
+    _, err = done.communicate(timeout=600)
+    assert done.returncode == 0, err
+    assert f"launch done: {SWEEP_JOBS} of {SWEEP_JOBS} job(s) ok" in err
     records = _records(results)
     assert len(records) == SWEEP_JOBS and set(_statuses(results)) == {"ok"}
     assert _result_lines(results) == SWEEP_JOBS  # one finished run per job over both workers: none ran twice
@@ -388,14 +389,12 @@ def _worker_pid(worker_id: str, results: Path) -> int | None:
     return None
 
 
-@pytest.mark.slow
-def test_a_worker_killed_mid_job_fails_the_launch_and_the_same_command_completes_the_sweep(tmp_path):
+def test_a_worker_killed_mid_job_fails_the_launch_and_the_same_command_completes_the_sweep(bench_process, tmp_path):
     results = tmp_path / "results"
     # GCN's 6 smoke jobs at the suite's 100 steps: 3 per worker, so that local-1 is mid-sweep at the first record
-    command = [sys.executable, "-m", "bench_gnn.cli", "launch", "--suite", "smoke", "--model", "GCN", "--workers", "2",
-               "--threads", "1", "--results", str(results), "--no-leaderboard"]
-    launcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                stdin=subprocess.DEVNULL, cwd=tmp_path)
+    command = ["launch", "--suite", "smoke", "--model", "GCN", "--workers", "2", "--threads", "1", "--results",
+               str(results), "--no-leaderboard"]
+    launcher = bench_process(*command, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 300
         while not list((results / "smoke").glob("*.json")):
@@ -412,9 +411,9 @@ def test_a_worker_killed_mid_job_fails_the_launch_and_the_same_command_completes
     assert launcher.returncode == ExitCode.INTERRUPTED, err
     assert "worker local-1 was killed by signal 9 (SIGKILL)" in err
     assert "run the same command again" in err
-    again = subprocess.run(command, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
-                           cwd=tmp_path)
-    assert again.returncode == 0, again.stderr
+    again = bench_process(*command, cwd=tmp_path)
+    _, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err
     assert len(_records(results)) == SWEEP_JOBS and set(_statuses(results)) == {"ok"}
     assert _result_lines(results) <= SWEEP_JOBS  # the killed job never finished; no job finished twice
 

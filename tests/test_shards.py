@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
@@ -31,12 +30,14 @@ def _jobs(plugins, name):
     return expand(suite, plugins, published=published)
 
 
-def _start(results, *extra):
-    return subprocess.Popen(
-        [sys.executable, "-m", "bench_gnn.cli", "run", *SMOKE, "--no-leaderboard", "--results", str(results), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
+@pytest.fixture
+def start(bench_process):
+    """Start ``bench run`` of the smoke suite into ``results`` in a subprocess."""
+
+    def run(results, *extra):
+        return bench_process("run", *SMOKE, "--no-leaderboard", "--results", str(results), *extra)
+
+    return run
 
 
 def _finish(proc, timeout=300):
@@ -143,13 +144,14 @@ def test_scheduling_is_recorded_beside_the_identity(bench_main, tmp_path, monkey
         assert not {"scheduling", "worker", "shard", "launcher", "host", "pid"} & set(job.identity)
 
 
-@pytest.mark.slow
-def test_two_shards_into_one_folder_run_every_job_once_and_match_one_process(bench_main, tmp_path):
+def test_two_shards_into_one_folder_run_every_job_once_and_match_one_process(start, bench_main, tmp_path):
     sweep = ("--model", "GCN", "--steps", "20")  # 6 jobs: 5 in shard 0/2, 1 in shard 1/2
-    single = _start(tmp_path / "single", *sweep)
-    first = _start(tmp_path / "shared", "--shard", "0/2", *sweep)
-    second = _start(tmp_path / "shared", "--shard", "1/2", *sweep)
-    err1, err2, err_single = _finish(first), _finish(second), _finish(single)
+    first = start(tmp_path / "shared", "--shard", "0/2", *sweep)
+    second = start(tmp_path / "shared", "--shard", "1/2", *sweep)
+    # the one process: this one, while the shards run (no third torch start-up)
+    code, _, err_single = bench_main("run", *SMOKE, "--no-leaderboard", "--results", str(tmp_path / "single"), *sweep)
+    assert code == 0, err_single
+    err1, err2 = _finish(first), _finish(second)
     assert len(_executed(err1)) + len(_executed(err2)) == 6, err1 + err2
     assert _ok_count(err1) + _ok_count(err2) == 6
     records = read_records(tmp_path / "shared" / "smoke")
@@ -163,12 +165,12 @@ def test_two_shards_into_one_folder_run_every_job_once_and_match_one_process(ben
     assert _board(bench_main, tmp_path / "shared") == _board(bench_main, tmp_path / "single")
 
 
-@pytest.mark.slow
-def test_a_killed_shard_is_finished_by_another_workers_leftovers(bench_main, tmp_path):
+def test_a_killed_shard_is_finished_by_another_workers_leftovers(start, bench_main, tmp_path):
     results = tmp_path / "results"
     folder = results / "smoke"
-    sweep = ("--model", "GCN", "--steps", "300")  # 6 jobs, slow, so that the kill lands mid-sweep
-    doomed = _start(results, "--shard", "0/2", *sweep)
+    # 6 jobs, 5 of them shard 0/2's; about 1 s a job, 20x the poll below, so that the kill lands mid-sweep
+    sweep = ("--model", "GCN", "--steps", "100")
+    doomed = start(results, "--shard", "0/2", *sweep)
     try:
         deadline = time.time() + 120
         while time.time() < deadline and not list(folder.glob("*.json")) and doomed.poll() is None:
@@ -182,7 +184,8 @@ def test_a_killed_shard_is_finished_by_another_workers_leftovers(bench_main, tmp
     assert code == 0, err
     totals = json.loads(out)["totals"]
     assert (totals["done"], totals["running"], totals["pending"]) == (len(before), 0, 6 - len(before))
-    err = _finish(_start(results, "--shard", "1/2", *sweep))
+    code, _, err = bench_main("run", *SMOKE, "--no-leaderboard", "--results", str(results), "--shard", "1/2", *sweep)
+    assert code == 0, err  # the other worker: this process
     assert len(_executed(err)) == 6 - len(before)
     records = read_records(folder)
     assert len(records) == 6 and all(r["results"]["status"] == "ok" for r in records)

@@ -1,44 +1,68 @@
 """README "Set up and run": `pytest -m "not slow"` skips the tests that train on real data or start sweeps in
-subprocesses, and keeps the rest as a fast inner loop. Checked through pytest's own collection."""
+subprocesses, and keeps the rest as a fast inner loop.
+
+No test is named here. The rule is the root conftest's: a test that uses one of ``SLOW_FIXTURES`` (directly or
+through another fixture) is marked slow; other slow tests carry the marker themselves. The check goes through
+pytest's own collection of the whole suite with ``-m "not slow"``: a small plugin reports each collected test's
+fixtures and marker, and which tests the marker expression left out.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+from conftest import SLOW_FIXTURES
+
 ROOT = Path(__file__).resolve().parents[1]
-SWEEPS_IN_SUBPROCESSES = [
-    "tests/test_store.py::test_kill_9_halfway_then_rerun_completes_without_loss_or_duplicates",
-    "tests/test_store.py::test_two_processes_on_one_folder_split_the_work_and_do_every_job_once",
-    "tests/test_store.py::test_ctrl_c_exits_2_and_keeps_finished_records",
-    "tests/test_shards.py::test_two_shards_into_one_folder_run_every_job_once_and_match_one_process",
-    "tests/test_shards.py::test_a_killed_shard_is_finished_by_another_workers_leftovers",
-    "tests/test_launch.py::test_two_workers_run_each_smoke_job_once_with_the_single_process_leaderboard",
-    "tests/test_launch.py::test_a_worker_killed_mid_job_fails_the_launch_and_the_same_command_completes_the_sweep",
-    "tests/test_cli.py::test_smoke_suite_end_to_end_then_rerun_skips",
-    "plugins/smoke/tests/test_smoke_offline.py::test_smoke_suite_runs_with_no_data_folder_and_no_network",
-]
-TRAINING_ON_REAL_DATA = [  # or building Peptides-func's 15,535 graphs (about 26 s)
-    "plugins/longrange/tests/test_longrange_suite.py::test_reduced_run_learns_and_records_influence",
-    "plugins/longrange/tests/test_longrange_suite.py::test_influence_plot_from_the_records",
-    "plugins/longrange/tests/test_longrange_suite.py::test_label_frequency_ap_of_peptides_func_is_what_the_labels_give",
-    "plugins/node/tests/test_heterophily.py::test_reduced_protocol_on_minesweeper_learns_where_the_graph_is_needed",
-]
+
+REPORTER = '''
+import json, os
+
+_left_out = []
 
 
-def _collected(*args: str) -> set[str]:
-    files = sorted({name.split("::")[0] for name in SWEEPS_IN_SUBPROCESSES + TRAINING_ON_REAL_DATA})
-    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:xdist", "-p",
-                           "no:cacheprovider", *args, *files], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return {line.split("[")[0] for line in done.stdout.splitlines() if "::" in line}
+def pytest_deselected(items):
+    _left_out.extend(items)
 
 
-def test_not_slow_leaves_out_the_sweeps_and_the_real_data_training_and_keeps_the_rest():
-    every, fast = _collected(), _collected("-m", "not slow")
-    heavy = set(SWEEPS_IN_SUBPROCESSES + TRAINING_ON_REAL_DATA)
-    assert heavy <= every  # the names are current
-    assert fast == every - heavy
-    assert len(fast) >= 3 * len(heavy)  # an inner loop, not an empty one
+def pytest_collection_finish(session):
+    def row(item):
+        fixtures = sorted(getattr(item, "fixturenames", ()))
+        return {"fixtures": fixtures, "slow": item.get_closest_marker("slow") is not None}
+
+    report = {"kept": {i.nodeid: row(i) for i in session.items}, "left_out": {i.nodeid: row(i) for i in _left_out}}
+    with open(os.environ["SLOW_MARKER_REPORT"], "w") as fh:
+        json.dump(report, fh)
+'''
+
+
+def _collect(tmp_path: Path, *args: str) -> tuple[dict, dict]:
+    """(kept, left out) of the whole suite's collection with ``args``: node id -> fixtures and slow marker."""
+    (tmp_path / "slow_marker_reporter.py").write_text(REPORTER)
+    report = tmp_path / "report.json"
+    path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH", "")) if p)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:xdist", "-p", "no:cacheprovider", "-p",
+         "slow_marker_reporter", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": path, "SLOW_MARKER_REPORT": str(report)},
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    collected = json.loads(report.read_text())
+    return collected["kept"], collected["left_out"]
+
+
+def test_not_slow_leaves_out_every_test_of_a_slow_fixture_or_marker_and_keeps_an_inner_loop(tmp_path):
+    kept, left_out = _collect(tmp_path, "-m", "not slow")
+    every = {**kept, **left_out}
+    uses_slow_fixture = {name for name, row in every.items() if set(SLOW_FIXTURES) & set(row["fixtures"])}
+    marked = {name for name, row in every.items() if row["slow"]}
+    assert uses_slow_fixture <= marked, sorted(uses_slow_fixture - marked)  # the rule marks them
+    assert set(left_out) == marked, sorted(set(left_out) ^ marked)  # -m "not slow" leaves out exactly those
+    for fixture in SLOW_FIXTURES:  # each fixture of the rule is current: some test uses it
+        assert any(fixture in row["fixtures"] for row in left_out.values()), fixture
+    assert len(kept) >= 3 * len(left_out), (len(kept), len(left_out))  # an inner loop, not an empty one

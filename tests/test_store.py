@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,12 +20,14 @@ TOTAL = 18
 GCN = ("--model", "GCN")  # 3 datasets x 2 splits: 6 of the 18 smoke jobs
 
 
-def _start(results, *extra, **kw):
-    return subprocess.Popen(
-        [sys.executable, "-m", "bench_gnn.cli", *ARGS, "--results", str(results), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-        env={**os.environ, "OMP_NUM_THREADS": "1"}, **kw,
-    )
+@pytest.fixture
+def start(bench_process):
+    """Start ``bench run`` of the smoke sweep (ARGS) into ``results`` in a subprocess."""
+
+    def run(results, *extra, **kw):
+        return bench_process(*ARGS, "--results", str(results), *extra, **kw)
+
+    return run
 
 
 def _wait_for_records(folder, count: int, timeout: float = 120.0):
@@ -172,11 +173,11 @@ def test_concurrent_writes_of_one_key_leave_a_whole_record_at_every_moment(tmp_p
     assert not [p for p in store.folder.iterdir() if p.name != path.name and not p.name.startswith(".probe")]
 
 
-@pytest.mark.slow
-def test_kill_9_halfway_then_rerun_completes_without_loss_or_duplicates(tmp_path):
+def test_kill_9_halfway_then_rerun_completes_without_loss_or_duplicates(start, bench_main, tmp_path):
     results, total = tmp_path / "results", 6
-    slower = (*GCN, "--steps", "300")  # so that the kill lands halfway, not after the last job
-    proc = _start(results, *slower)
+    # 100 steps: about 1 s a job, 20x the poll below, so that the kill lands halfway, not after the last job
+    slower = (*GCN, "--steps", "100")
+    proc = start(results, *slower)
     try:
         folder = _wait_for_records(results / "smoke", 2)
     finally:
@@ -184,9 +185,8 @@ def test_kill_9_halfway_then_rerun_completes_without_loss_or_duplicates(tmp_path
         proc.wait(timeout=30)
     done_before = {p.name: p.read_text() for p in folder.glob("*.json")}
     assert 2 <= len(done_before) < total
-    rerun = _start(results, *slower)
-    err = finish(rerun)
-    assert rerun.returncode == 0, err
+    code, _, err = bench_main(*ARGS, "--results", str(results), *slower)  # the rerun, in this process
+    assert code == 0, err
     assert f"skipping {len(done_before)} finished job(s)" in err
     assert len(_executed(err)) == total - len(done_before)
     records = read_records(folder)
@@ -195,13 +195,12 @@ def test_kill_9_halfway_then_rerun_completes_without_loss_or_duplicates(tmp_path
     assert all((folder / name).read_text() == text for name, text in done_before.items())
 
 
-@pytest.mark.slow
-def test_two_processes_on_one_folder_split_the_work_and_do_every_job_once(tmp_path):
+def test_two_processes_on_one_folder_split_the_work_and_do_every_job_once(start, tmp_path):
     """Both processes train a share of the sweep, at the same time: each finds jobs the other is training
     and leaves them to it (a lock that made one wait for the other would serialise the work), and no job is
     trained twice."""
     results = tmp_path / "results"
-    first, second = _start(results), _start(results)
+    first, second = start(results), start(results)
     try:
         err1, err2 = finish(first), finish(second)
     finally:
@@ -222,12 +221,11 @@ def test_two_processes_on_one_folder_split_the_work_and_do_every_job_once(tmp_pa
     assert left, f"neither process found a job the other was running: the work was not shared\n{err1}{err2}"
 
 
-@pytest.mark.slow
-def test_ctrl_c_exits_2_and_keeps_finished_records(tmp_path):
+def test_ctrl_c_exits_2_and_keeps_finished_records(start, tmp_path):
     results = tmp_path / "results"
     # 17 jobs left after the first record: the sweep cannot finish before the SIGINT; SIGINT restored in
     # case this runs in a background job, where the shell starts children with SIGINT ignored
-    proc = _start(results, "--steps", "300", preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = start(results, "--steps", "100", preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         folder = _wait_for_records(results / "smoke", 1)
     finally:

@@ -96,8 +96,9 @@ class Sweep:
         its own defaults (``models.NAME.grid.KEY=[...]`` or ``models.NAME.hparams.KEY=...`` overrides tune it):
         it runs under the suite's protocol, splits or seeds, datasets and budget, unchanged.
         """
-        listed = suite_mapping(plugins, self.suite).get("models") or ()
-        guests = tuple(name for name in self.models if name not in listed and name in plugins.models)
+        listed = suite_mapping(plugins, self.suite).get("models")
+        known = listed if isinstance(listed, (list, dict)) else ()  # a malformed section is refused by validation
+        guests = tuple(name for name in self.models if name not in known and name in plugins.models)
         suite, published = load_suite(plugins, self.suite, [*(f"models.{name}={{}}" for name in guests),
                                                             *self.overrides], self.steps)
         return (replace(suite, guests=guests) if guests else suite), published

@@ -33,13 +33,12 @@ def test_minesweeper_split_sizes_are_50_25_25(plugins, data_dir, isolated_cache)
     assert data.val_mask.sum(0).tolist() == [2500] * 10 and data.test_mask.sum(0).tolist() == [2500] * 10
 
 
-@pytest.mark.slow
-def test_reduced_protocol_on_minesweeper_learns_where_the_graph_is_needed(bench_main, data_dir, tmp_path):
+def test_reduced_protocol_on_minesweeper_learns_where_the_graph_is_needed(real_data_run, tmp_path):
     """GCN must beat chance clearly on minesweeper; a graph-blind ResNet must not (published 50.89)."""
-    code, out, err = bench_main(
-        "run", "--suite", "heterophily", "--model", "GCN", "--model", "ResNet", "--dataset", "minesweeper",
+    code, out, err = real_data_run(
+        "--suite", "heterophily", "--model", "GCN", "--model", "ResNet", "--dataset", "minesweeper",
         "--splits", "1", "--steps", "60", "protocol_args.lr=3e-3", "hparams.hidden=32", "grid.num_layers=[2]",
-        "--no-progress", "--data-dir", str(data_dir), "--results", str(tmp_path),
+        "--no-progress", "--results", str(tmp_path),
     )
     assert code == 0, err
     files = (tmp_path / "heterophily").glob("*.json")

@@ -50,8 +50,7 @@ def test_smoke_graphs_have_the_nominal_homophily_in_order(plugins, tmp_path):
     assert measured["csbm-homophilous"] > measured["csbm-mixed"] > measured["csbm-heterophilous"]
 
 
-@pytest.mark.slow
-def test_smoke_suite_runs_with_no_data_folder_and_no_network(tmp_path):
+def test_smoke_suite_runs_with_no_data_folder_and_no_network(bench_process, tmp_path):
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(NO_NETWORK)
@@ -61,12 +60,10 @@ def test_smoke_suite_runs_with_no_data_folder_and_no_network(tmp_path):
                            env=env, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert "network disabled by the test" in probe.stderr  # the block is in force in children
     results = tmp_path / "results"
-    run = subprocess.run(
-        [sys.executable, "-m", "bench_gnn.cli", "run", "--suite", "smoke", "--splits", "1", "--steps", "5",
-         "--results", str(results), "--no-progress", "--threads", "1"],
-        env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, cwd=tmp_path,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
+    run = bench_process("run", "--suite", "smoke", "--splits", "1", "--steps", "5", "--results", str(results),
+                        "--no-progress", "--threads", "1", env=env, cwd=tmp_path)
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, out + err
     records = [json.loads(p.read_text()) for p in results.rglob("*.json")]
     jobs = {(r["identity"]["dataset"], r["identity"]["model"]) for r in records if r["results"]["status"] == "ok"}
     assert jobs == {(d, m) for d in NOMINAL for m in ("ResNet", "GCN", "SAGE")}
