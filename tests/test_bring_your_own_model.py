@@ -75,3 +75,12 @@ def test_the_board_ranks_a_guest_in_the_full_protocol_table(tmp_path):
     ranked = {c.model: c.rank for c in board.cells if c.mean is not None}
     assert ranked == {"GCN": 2.0, "MyGNN": 1.0}  # mean 0.8 beats 0.7
     assert set(board.average_rank) == {"ResNet", "GCN", "SAGE", "MyGNN"}
+
+
+def test_a_model_added_by_an_override_is_a_guest_too(tmp_path):
+    model = tmp_path / "my_gnn.py"
+    model.write_text(MODEL_FILE)
+    plugins = load_plugins(files=[model])
+    suite, jobs = Sweep("smoke", overrides=["models.MyGNN.hparams.hidden=8"]).jobs(plugins)
+    assert suite.guests == ("MyGNN",) and {job.variant for job in jobs} == {FULL}
+    assert Sweep("smoke").load(plugins)[0].guests == ()

@@ -101,7 +101,8 @@ class Sweep:
         guests = tuple(name for name in self.models if name not in known and name in plugins.models)
         suite, published = load_suite(plugins, self.suite, [*(f"models.{name}={{}}" for name in guests),
                                                             *self.overrides], self.steps)
-        return (replace(suite, guests=guests) if guests else suite), published
+        unlisted = tuple(name for name in suite.models if name not in published.models)  # --model or an override
+        return (replace(suite, guests=unlisted) if unlisted else suite), published
 
     def jobs(self, plugins: Plugins) -> tuple[Suite, list[Job]]:
         """The suite as run and the jobs this sweep selects, each with its key and variant."""
