@@ -301,7 +301,7 @@ def load_pcqm_contact(ctx):
     ctx.raw_file(LRGB_ARCHIVES["pcqm-contact"])
     raise UsageError(
         "dataset 'pcqm-contact' is link prediction over many graphs (candidate edges edge_label_index, "
-        "labels edge_label); bench has no edge-level protocol yet. See plugins/lrgb.py ('What remains')."
+        "labels edge_label); bench has no edge-level protocol yet. See bench_gnn_longrange/lrgb.py ('What remains')."
     )
 
 

@@ -1,4 +1,4 @@
-"""Tests for plugins/lrgb.py: Peptides-func from the real raw files, and the online-only datasets.
+"""Tests for bench_gnn_longrange/lrgb.py: Peptides-func from the real raw files, and the online-only datasets.
 
 The real files come from BENCH_DATA_DIR (the ``data_dir`` fixture fails when it is unset).
 Peptides-func is processed once per session into a temporary cache (about 26 s of CPU).

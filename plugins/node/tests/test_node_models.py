@@ -1,4 +1,4 @@
-"""Tests for the heterophily node models (plugins/node_models.py) on tiny hand-built graphs."""
+"""Tests for the heterophily node models (bench_gnn_node/models.py) on tiny hand-built graphs."""
 
 from __future__ import annotations
 

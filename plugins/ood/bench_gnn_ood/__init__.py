@@ -43,8 +43,8 @@ mapping without the job's model or shift is an error when the job runs.
 
 The hook modules (``hooks``, ``calibration``, ``detection``, ``backbones``, ``datasets``, ``arguments``)
 import no torch: the implementations are in ``gats_calibration``, ``gnnsafe_ood``,
-``calibrators_impl``, ``ood_detectors_impl``, ``ood_training``, ``ood_shifts``, ``planetoid_data``,
-``twitch_data``, ``gats_models`` and ``ood_models`` (all under :mod:`bench_gnn.plugins`).
+``calibrators``, ``detectors``, ``ood_training``, ``shifts``, ``planetoid``, ``twitch``, ``gats_models`` and
+``ood_models`` (all in this package).
 """
 
 from pathlib import Path
