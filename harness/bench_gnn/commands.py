@@ -289,9 +289,9 @@ def export_command(
     suite_name: str,
     records: Sequence[Path] | None,
     out: Path | None,
-    project: str | None = None,
-    online: bool = False,
-    plugins: Plugins | None = None,
+    project: str | None,
+    online: bool,
+    plugins: Plugins,
 ) -> ExitCode:
     """``bench export``: the records of a suite in one or more folders (default ./results) into a tracker.
 
@@ -299,7 +299,7 @@ def export_command(
     """
     from bench_gnn.export import TRACKERS, export_records
 
-    suite, _ = load_suite(plugins or load_plugins_reporting(False), suite_name)
+    suite, _ = load_suite(plugins, suite_name)
     sources = [inside(folder, suite.name, what="suite name") for folder in records or [Path("results")]]
     found = read_records(sources[0]) if len(sources) == 1 else read_records_from(sources)
     source = " + ".join(str(path) for path in sources)

@@ -96,9 +96,11 @@ class Sweep:
         its own defaults (``models.NAME.grid.KEY=[...]`` or ``models.NAME.hparams.KEY=...`` overrides tune it):
         it runs under the suite's protocol, splits or seeds, datasets and budget, unchanged.
         """
-        listed = suite_mapping(plugins, self.suite).get("models")
-        known = listed if isinstance(listed, (list, dict)) else ()  # a malformed section is refused by validation
-        guests = tuple(name for name in self.models if name not in known and name in plugins.models)
+        guests: tuple[str, ...] = ()
+        if self.models:  # only then is the suite file read here as well as in load_suite
+            listed = suite_mapping(plugins, self.suite).get("models")
+            known = listed if isinstance(listed, (list, dict)) else ()  # a malformed section is refused later
+            guests = tuple(name for name in self.models if name not in known and name in plugins.models)
         suite, published = load_suite(plugins, self.suite, [*(f"models.{name}={{}}" for name in guests),
                                                             *self.overrides], self.steps)
         unlisted = tuple(name for name in suite.models if name not in published.models)  # --model or an override
